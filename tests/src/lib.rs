@@ -1,0 +1,1 @@
+//! Behaviour tests of `cancel-scope` live in `tests/`; this library is empty.

@@ -1,0 +1,1 @@
+//! trybuild cases live in `tests/fail` and `tests/pass`; this library is empty.

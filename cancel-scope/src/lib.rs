@@ -1,2 +1,108 @@
-//! placeholder
+//! Structured, cancellable task groups for tokio.
+//!
+//! A **scope** owns a **task group**. The scope's body runs in the caller's own task (it may
+//! borrow locals); tasks spawned into the group run in parallel on the runtime. Cancel the group
+//! with [`cancel_group`] (or [`TaskGroup::cancel`]) and every task stops and the scope ends
+//! *without an error*. Nothing outlives its scope, no error is lost, cancellation never leaks out
+//! as an error, and panics are never swallowed.
+//!
+//! ```
+//! use std::time::Duration;
+//! use cancel_scope::{cancel_group, CancelReason, CancelScope, Outcome};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let scope = CancelScope::new();
+//! let tg = scope.group();
+//! let out = scope
+//!     .run(async move {
+//!         for secs in 1..=4 {
+//!             tg.spawn(tokio::time::sleep(Duration::from_secs(secs)));
+//!         }
+//!         cancel_group(&tg); // cancels every task; the scope exits without an error
+//!         Ok(())
+//!     })
+//!     .await;
+//! assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+//! # }
+//! ```
+//!
+//! # Outcome rules
+//!
+//! An awaited scope returns a [`ScopeResult<T, E>`](ScopeResult):
+//!
+//! 1. Never cancelled, the body returned `Ok(v)` and every task succeeded:
+//!    `Ok(Outcome::Completed(v))`. The scope waits for running tasks after the body returns.
+//! 2. Cancelled (for any reason but a failure) and nothing failed:
+//!    `Ok(Outcome::Cancelled(reason))`, with the first cause.
+//! 3. A task or the body returned `Err`: the group is cancelled (reason
+//!    [`Failed`](CancelReason::Failed)) and the scope returns `Err(GroupError)` with **every**
+//!    error, in the order they happened, including those after a cancel.
+//! 4. A task or the body panicked: the group is cancelled (`Failed`), the scope waits until every
+//!    task stopped, then resumes the **first** panic with its original payload.
+//! 5. `Completed(v)` means the group was never cancelled: a cancel after the body's value
+//!    discards it.
+//!
+//! # Cancellation
+//!
+//! [`TaskGroup::cancel`] marks the group cancelled and requests the abort of every task before it
+//! returns. A scope running inside a task or body of another group is cancelled with it (its
+//! future is dropped). A scope **linked** to parents with [`CancelScope::parent`] is cancelled
+//! (reason [`Parent`](CancelReason::Parent)) when any parent is, and cancels its parents (reason
+//! [`Child`](CancelReason::Child)) when it is cancelled by request or by a linked child: chains
+//! unwind all the way up. [`CancelScope::timeout`] / [`CancelScope::deadline`] cancel with reason
+//! [`Deadline`](CancelReason::Deadline) (trio's `move_on_after`).
+//!
+//! # What abort can and cannot do
+//!
+//! These are tokio's rules, inherited. An abort is a request: a task stops the next time it
+//! returns `Pending`; a poll already running on another worker finishes, and if it completes the
+//! task, its result counts. A task that never yields never stops. A panic while a cancelled task
+//! is being dropped counts as a task panic. A task stopped by the runtime's own shutdown counts
+//! like [`TaskHandle::abort`].
+//!
+//! # Nothing outlives its scope
+//!
+//! An awaited scope returns only after the body finished and every task's future was dropped,
+//! including the tasks of nested scopes that were dropped unfinished: a dropped scope cancels its
+//! group (reason [`Dropped`](CancelReason::Dropped)), requests the abort of every task (shielded
+//! ones too) without blocking, and hands the tasks still alive to the scope it ran in (found when
+//! its `run` was first polled), which waits for them.
+//!
+//! # Which runtime
+//!
+//! A group captures the current tokio [`Handle`](tokio::runtime::Handle) at
+//! [`CancelScope::new`], [`CancelScope::group`] or the first poll of [`CancelScope::run`],
+//! whichever first finds one, and spawns there from any thread. Before one is captured, the
+//! runtime current at the spawn is used; with neither, [`TaskGroup::spawn`] panics and
+//! [`TaskGroup::try_spawn`] returns a [`SpawnError`]. Only `timeout`, `deadline` and `grace` need
+//! tokio's time driver.
+//!
+//! # Beyond cancellation
+//!
+//! - [`CancelScope::grace`]: on cancel, tasks see [`TaskGroup::cancelled`] resolve and get a
+//!   grace period for async clean-up before they are aborted.
+//! - [`TaskGroup::spawn_shielded`]: a task that cancellation does not abort.
+//! - [`CancelScope::limit`]: at most n tasks run at once; the rest queue in spawn order.
+//! - Bounded memory: a finished task releases its memory at once, so a long-lived scope holds
+//!   memory only for the tasks alive now.
+//! - Cargo feature `tracing`: each scope and each task in a span.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod context;
+mod core;
+mod error;
+mod group;
+mod outcome;
+mod scope;
+mod task;
+mod trace;
+
+pub use crate::error::{BoxError, GroupError, SpawnError};
+pub use crate::group::{TaskGroup, cancel_group};
+pub use crate::outcome::{CancelReason, Outcome, ScopeResult};
+pub use crate::scope::CancelScope;
+pub use crate::task::{TaskHandle, TaskOutput};
 pub use cancel_scope_macros::{cancel_scope, cancel_scoped};

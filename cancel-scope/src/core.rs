@@ -1,0 +1,679 @@
+//! The shared state of one task group ([`Core`]): cancellation, the registry of live tasks,
+//! the links to other groups, the concurrency limit and the errors collected.
+//!
+//! Locking discipline: one `Mutex` per group, never two held at once, and no user code (wakers,
+//! destructors of user values) run while it is held. Work that touches other groups (link
+//! propagation, hand-over of tasks to an enclosing scope) is collected under the lock and done
+//! after it is released, iteratively, so chains of any depth use no stack.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::task::Waker;
+use std::time::Duration;
+
+use slab::Slab;
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+use crate::CancelReason;
+
+/// The state of one group, shared by the scope, every `TaskGroup` handle and every task.
+pub(crate) struct Core {
+    /// 0 while not cancelled, else `CancelReason::to_u8`: `is_cancelled` is one atomic load.
+    reason: AtomicU8,
+    /// Wakes `TaskGroup::cancelled()` futures.
+    notify: Notify,
+    /// The runtime tasks are spawned on, captured at `new()`, `group()` or `run()`.
+    handle: OnceLock<Handle>,
+    state: Mutex<State>,
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
+}
+
+struct State {
+    /// `true` once the scope returned or was dropped: spawns are refused, cancels do nothing.
+    finished: bool,
+    /// `true` once the scope was dropped unfinished: every task, shielded or not, is aborted.
+    dropped: bool,
+    /// Live tasks (running or queued), by key.
+    tasks: Slab<Entry>,
+    /// Live tasks of dropped nested scopes handed to this one, which waits for them.
+    adopted: usize,
+    /// Where this group's live tasks are accounted once it was dropped unfinished.
+    adopter: Option<Arc<Core>>,
+    /// The scope's `run` future, waiting for the body, the tasks or a cancel.
+    scope_waker: Option<Waker>,
+    /// `Vec<E>` of the group's error type, created at the first error.
+    errors: Option<Box<dyn Any + Send>>,
+    /// The first panic's payload.
+    panic: Option<Box<dyn Any + Send>>,
+    /// Panics after the first, dropped with the unwinding (counted for tracing).
+    later_panics: usize,
+    /// Groups this one is linked to as a child, with this group's key in their `children`.
+    parents: Vec<Link>,
+    /// Groups linked to this one as their parent.
+    children: Slab<Weak<Core>>,
+    /// How long tasks may run after a cancel before they are aborted.
+    grace: Option<Duration>,
+    /// `true` once the grace period (if any) has run out.
+    grace_over: bool,
+    limit: Option<Limiter>,
+    /// Tasks ever spawned (started or queued), for tracing and `Debug`.
+    spawned: u64,
+}
+
+/// A live task in the registry.
+struct Entry {
+    /// Set right after the task was handed to tokio (`None` during that hand-over).
+    abort: Option<AbortHandle>,
+    shielded: bool,
+    /// The task ended during the hand-over: the spawner removes the entry.
+    ended_early: bool,
+}
+
+struct Link {
+    group: Weak<Core>,
+    key: usize,
+}
+
+/// The FIFO queue of tasks waiting for a slot under `limit(n)`.
+///
+/// A queued task holds a ticket; tickets `base..base + queue.len()` are waiting, tickets below
+/// `base` were admitted (or dropped while queued). A task admitted before it was first polled
+/// finds out from its ticket alone.
+struct Limiter {
+    max: usize,
+    running: usize,
+    base: u64,
+    queue: VecDeque<Slot>,
+}
+
+enum Slot {
+    Waiting(Option<Waker>),
+    Dropped,
+}
+
+/// Where a new task stands with respect to `limit(n)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Admission {
+    /// The group has no limit.
+    Unlimited,
+    /// It holds a slot from the start.
+    Admitted,
+    /// It waits in the queue with this ticket.
+    Queued(u64),
+}
+
+/// What a gated task learns when it asks for its slot.
+pub(crate) enum GateState {
+    /// It holds a slot: start.
+    Admitted,
+    /// Its group was cancelled while it was queued and it is not shielded: end unstarted.
+    Dropped,
+    /// Still queued; the waker was stored.
+    Waiting,
+}
+
+/// What the scope's `run` future finds when it checks whether it is done.
+pub(crate) enum Progress {
+    /// Every task ended and the body is done: the final state, taken out.
+    Finished(Finished),
+    /// The group was cancelled since the last look: act on it (drop the body, start grace).
+    Cancelled,
+    /// Still waiting; the waker was stored.
+    Waiting,
+}
+
+/// The final state of a finished scope.
+pub(crate) struct Finished {
+    pub(crate) reason: Option<CancelReason>,
+    pub(crate) errors: Option<Box<dyn Any + Send>>,
+    pub(crate) panic: Option<Box<dyn Any + Send>>,
+}
+
+/// Wakers and groups to act on once the lock is released.
+#[derive(Default)]
+struct Deferred {
+    wakers: Vec<Waker>,
+    /// Linked groups to cancel.
+    cancels: Vec<(Arc<Core>, CancelReason)>,
+    /// Enclosing scopes whose adopted tasks of a dropped nested scope all ended.
+    releases: Vec<Arc<Core>>,
+    /// `cancelled()` futures of this group to wake.
+    notify: bool,
+}
+
+fn lock(mutex: &Mutex<State>) -> MutexGuard<'_, State> {
+    // No user code runs under the lock, so a poisoned lock still holds consistent state.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Core {
+    pub(crate) fn new() -> Arc<Core> {
+        let core = Core {
+            reason: AtomicU8::new(0),
+            notify: Notify::new(),
+            handle: OnceLock::new(),
+            state: Mutex::new(State {
+                finished: false,
+                dropped: false,
+                tasks: Slab::new(),
+                adopted: 0,
+                adopter: None,
+                scope_waker: None,
+                errors: None,
+                panic: None,
+                later_panics: 0,
+                parents: Vec::new(),
+                children: Slab::new(),
+                grace: None,
+                grace_over: false,
+                limit: None,
+                spawned: 0,
+            }),
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                "cancel_scope",
+                reason = tracing::field::Empty,
+                tasks_spawned = tracing::field::Empty,
+                errors = tracing::field::Empty,
+                panics = tracing::field::Empty,
+            ),
+        };
+        core.capture_handle();
+        Arc::new(core)
+    }
+
+    // ----- runtime -----
+
+    /// Captures the current runtime if none was captured yet.
+    pub(crate) fn capture_handle(&self) {
+        if self.handle.get().is_none() {
+            if let Ok(handle) = Handle::try_current() {
+                let _ = self.handle.set(handle);
+            }
+        }
+    }
+
+    /// The runtime to spawn on: the captured one, else the current one.
+    pub(crate) fn runtime(&self) -> Option<Handle> {
+        match self.handle.get() {
+            Some(handle) => Some(handle.clone()),
+            None => Handle::try_current().ok(),
+        }
+    }
+
+    // ----- configuration (builder) -----
+
+    pub(crate) fn set_grace(&self, grace: Duration) {
+        lock(&self.state).grace = (!grace.is_zero()).then_some(grace);
+    }
+
+    pub(crate) fn grace(&self) -> Option<Duration> {
+        lock(&self.state).grace
+    }
+
+    pub(crate) fn set_limit(&self, max: usize) {
+        let mut st = lock(&self.state);
+        match &mut st.limit {
+            Some(limiter) => limiter.max = max,
+            None => {
+                st.limit = Some(Limiter {
+                    max,
+                    running: 0,
+                    base: 0,
+                    queue: VecDeque::new(),
+                })
+            }
+        }
+    }
+
+    // ----- cancellation -----
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.reason.load(Ordering::Acquire) != 0
+    }
+
+    pub(crate) fn reason(&self) -> Option<CancelReason> {
+        CancelReason::from_u8(self.reason.load(Ordering::Acquire))
+    }
+
+    /// A future that resolves once the group is cancelled.
+    pub(crate) async fn cancelled(self: Arc<Self>) {
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Cancels this group for `reason` and propagates along links, iteratively.
+    pub(crate) fn cancel(self: &Arc<Self>, reason: CancelReason) {
+        let mut deferred = Deferred::default();
+        self.cancel_locked(&mut lock(&self.state), reason, &mut deferred);
+        self.run_deferred(deferred);
+    }
+
+    /// Marks the group cancelled under its lock; collects what must happen after the unlock.
+    fn cancel_locked(&self, st: &mut State, reason: CancelReason, out: &mut Deferred) {
+        if st.finished || self.is_cancelled() {
+            return;
+        }
+        self.reason.store(reason.to_u8(), Ordering::Release);
+        #[cfg(feature = "tracing")]
+        self.span.record("reason", tracing::field::display(reason));
+        if st.grace.is_none() {
+            st.grace_over = true;
+            abort_tasks(st, false);
+        }
+        if let Some(limiter) = &mut st.limit {
+            // Queued tasks learn of the cancel when polled: unshielded ones end unstarted.
+            for slot in &mut limiter.queue {
+                if let Slot::Waiting(waker) = slot {
+                    out.wakers.extend(waker.take());
+                }
+            }
+        }
+        if reason.travels_up() {
+            for link in &st.parents {
+                if let Some(parent) = link.group.upgrade() {
+                    out.cancels.push((parent, CancelReason::Child));
+                }
+            }
+        }
+        for (_, child) in &st.children {
+            if let Some(child) = child.upgrade() {
+                out.cancels.push((child, CancelReason::Parent));
+            }
+        }
+        out.wakers.extend(st.scope_waker.take());
+        out.notify = true;
+    }
+
+    /// Wakes what was collected under the lock, then cancels linked groups and releases
+    /// enclosing scopes, iteratively (a chain of any depth uses no stack).
+    fn run_deferred(&self, deferred: Deferred) {
+        if deferred.notify {
+            self.notify.notify_waiters();
+        }
+        let Deferred {
+            wakers,
+            mut cancels,
+            mut releases,
+            ..
+        } = deferred;
+        for waker in wakers {
+            waker.wake();
+        }
+        loop {
+            let mut next = Deferred::default();
+            let group = if let Some((group, reason)) = cancels.pop() {
+                group.cancel_locked(&mut lock(&group.state), reason, &mut next);
+                group
+            } else if let Some(group) = releases.pop() {
+                let mut st = lock(&group.state);
+                st.adopted -= 1;
+                group.after_task_removed(&mut st, &mut next);
+                drop(st);
+                group
+            } else {
+                break;
+            };
+            if next.notify {
+                group.notify.notify_waiters();
+            }
+            for waker in next.wakers {
+                waker.wake();
+            }
+            cancels.append(&mut next.cancels);
+            releases.append(&mut next.releases);
+        }
+    }
+
+    /// Ends the grace period: aborts every task that is not shielded.
+    pub(crate) fn end_grace(&self) {
+        let mut st = lock(&self.state);
+        st.grace_over = true;
+        abort_tasks(&mut st, false);
+    }
+
+    // ----- links -----
+
+    /// Links `self` as a child of `parent` (SPEC sec. 5).
+    pub(crate) fn link_to_parent(self: &Arc<Self>, parent: &Arc<Core>) {
+        if Arc::ptr_eq(self, parent) {
+            return;
+        }
+        let (key, parent_cancelled) = {
+            let mut pst = lock(&parent.state);
+            if pst.finished {
+                return;
+            }
+            (
+                pst.children.insert(Arc::downgrade(self)),
+                parent.is_cancelled(),
+            )
+        };
+        let unlinked = {
+            let mut st = lock(&self.state);
+            if st.finished {
+                true
+            } else {
+                st.parents.push(Link {
+                    group: Arc::downgrade(parent),
+                    key,
+                });
+                false
+            }
+        };
+        if unlinked {
+            lock(&parent.state).children.try_remove(key);
+            return;
+        }
+        if parent_cancelled {
+            self.cancel(CancelReason::Parent);
+        } else if let Some(reason) = self.reason() {
+            // Already cancelled by request: the link passes it on, as it would have.
+            if reason.travels_up() {
+                parent.cancel(CancelReason::Child);
+            }
+        }
+    }
+
+    // ----- tasks -----
+
+    /// Registers a new task before it is handed to tokio. `None` if the group is closed.
+    pub(crate) fn reserve(&self, shielded: bool) -> Option<(usize, Admission)> {
+        let mut st = lock(&self.state);
+        if st.finished || self.is_cancelled() {
+            return None;
+        }
+        let key = st.tasks.insert(Entry {
+            abort: None,
+            shielded,
+            ended_early: false,
+        });
+        st.spawned += 1;
+        let admission = match &mut st.limit {
+            None => Admission::Unlimited,
+            Some(limiter) if limiter.running < limiter.max && limiter.queue.is_empty() => {
+                limiter.running += 1;
+                Admission::Admitted
+            }
+            Some(limiter) => {
+                let ticket = limiter.base + limiter.queue.len() as u64;
+                limiter.queue.push_back(Slot::Waiting(None));
+                Admission::Queued(ticket)
+            }
+        };
+        Some((key, admission))
+    }
+
+    /// Completes the hand-over of task `key` to tokio.
+    pub(crate) fn register(&self, key: usize, abort: AbortHandle) {
+        let mut deferred = Deferred::default();
+        {
+            let mut st = lock(&self.state);
+            let st = &mut *st;
+            let Some(entry) = st.tasks.get_mut(key) else {
+                return;
+            };
+            if entry.ended_early {
+                st.tasks.remove(key);
+                self.after_task_removed(st, &mut deferred);
+            } else {
+                let abort_now =
+                    st.dropped || (!entry.shielded && self.is_cancelled() && st.grace_over);
+                if abort_now {
+                    abort.abort();
+                }
+                entry.abort = Some(abort);
+            }
+        }
+        self.run_deferred(deferred);
+    }
+
+    /// Asks for the slot of a queued task (ticket `ticket`).
+    pub(crate) fn poll_gate(&self, key: usize, ticket: u64, waker: &Waker) -> GateState {
+        let mut st = lock(&self.state);
+        let shielded = st.tasks.get(key).is_some_and(|e| e.shielded);
+        let cancelled = self.is_cancelled();
+        let Some(limiter) = &mut st.limit else {
+            return GateState::Admitted;
+        };
+        if ticket < limiter.base {
+            return GateState::Admitted;
+        }
+        if cancelled && !shielded {
+            return GateState::Dropped;
+        }
+        let index = (ticket - limiter.base) as usize;
+        if let Some(Slot::Waiting(slot)) = limiter.queue.get_mut(index) {
+            match slot {
+                Some(w) if w.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
+        }
+        GateState::Waiting
+    }
+
+    /// Removes task `key` from the registry once its future was dropped.
+    ///
+    /// `admission` says whether it held a slot under `limit(n)`.
+    pub(crate) fn task_ended(&self, key: usize, admission: Admission) {
+        let mut deferred = Deferred::default();
+        {
+            let mut st = lock(&self.state);
+            if let Some(limiter) = &mut st.limit {
+                let held_slot = match admission {
+                    Admission::Unlimited => false,
+                    Admission::Admitted => true,
+                    Admission::Queued(ticket) if ticket < limiter.base => true,
+                    Admission::Queued(ticket) => {
+                        let index = (ticket - limiter.base) as usize;
+                        if let Some(slot) = limiter.queue.get_mut(index) {
+                            *slot = Slot::Dropped;
+                        }
+                        false
+                    }
+                };
+                if held_slot {
+                    limiter.running -= 1;
+                }
+                admit_next(limiter, &mut deferred.wakers);
+            }
+            match st.tasks.get_mut(key) {
+                Some(entry) if entry.abort.is_none() => entry.ended_early = true,
+                Some(_) => {
+                    st.tasks.remove(key);
+                    self.after_task_removed(&mut st, &mut deferred);
+                }
+                None => {}
+            }
+        }
+        self.run_deferred(deferred);
+    }
+
+    /// Wakes the scope (or releases the adopting scope) when the last task is gone.
+    fn after_task_removed(&self, st: &mut State, out: &mut Deferred) {
+        if st.tasks.is_empty() && st.adopted == 0 {
+            out.wakers.extend(st.scope_waker.take());
+            // Released after our lock is dropped, by `run_deferred`.
+            out.releases.extend(st.adopter.take());
+        }
+    }
+
+    /// Number of live tasks (running or queued).
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.state).tasks.len()
+    }
+
+    /// Tasks spawned so far (started or queued).
+    pub(crate) fn spawned(&self) -> u64 {
+        lock(&self.state).spawned
+    }
+
+    // ----- failures -----
+
+    /// Records an error of the group's error type `E` and cancels the group (`Failed`).
+    pub(crate) fn record_error<E: Send + 'static>(self: &Arc<Self>, error: E) {
+        {
+            let mut st = lock(&self.state);
+            let errors = st.errors.get_or_insert_with(|| Box::new(Vec::<E>::new()));
+            match errors.downcast_mut::<Vec<E>>() {
+                Some(errors) => errors.push(error),
+                None => unreachable!("a group's errors all have the group's error type"),
+            }
+        }
+        self.cancel(CancelReason::Failed);
+    }
+
+    /// Records a panic (the first one is kept) and cancels the group (`Failed`).
+    pub(crate) fn record_panic(self: &Arc<Self>, payload: Box<dyn Any + Send>) {
+        let later = {
+            let mut st = lock(&self.state);
+            if st.panic.is_none() {
+                st.panic = Some(payload);
+                None
+            } else {
+                st.later_panics += 1;
+                Some(payload)
+            }
+        };
+        // A later payload is dropped outside the lock: its destructor is user code.
+        drop(later);
+        self.cancel(CancelReason::Failed);
+    }
+
+    // ----- the scope's life -----
+
+    /// Called by `run` after each step: finishes the scope if the body is done and no task is
+    /// left, else stores the waker.
+    pub(crate) fn poll_progress(
+        &self,
+        body_alive: bool,
+        grace_pending: bool,
+        waker: &Waker,
+    ) -> Progress {
+        let mut st = lock(&self.state);
+        let cancelled = self.is_cancelled();
+        if cancelled && (body_alive || grace_pending) {
+            return Progress::Cancelled;
+        }
+        if !body_alive && st.tasks.is_empty() && st.adopted == 0 {
+            st.finished = true;
+            #[cfg(feature = "tracing")]
+            {
+                self.span.record("tasks_spawned", st.spawned);
+                self.span
+                    .record("panics", st.panic.is_some() as usize + st.later_panics);
+            }
+            let finished = Finished {
+                reason: self.reason(),
+                errors: st.errors.take(),
+                panic: st.panic.take(),
+            };
+            let parents = std::mem::take(&mut st.parents);
+            st.children.clear();
+            st.scope_waker = None;
+            drop(st);
+            unlink(parents);
+            return Progress::Finished(finished);
+        }
+        match &st.scope_waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => st.scope_waker = Some(waker.clone()),
+        }
+        Progress::Waiting
+    }
+
+    /// The scope was dropped before it finished: cancel (`Dropped`), abort every task (shielded
+    /// ones too), and hand the tasks still alive to `enclosing`, which waits for them.
+    pub(crate) fn drop_scope(self: &Arc<Self>, enclosing: Option<&Arc<Core>>) {
+        let mut deferred = Deferred::default();
+        // Counted in advance so that the last task of this group can never release the
+        // enclosing scope before it was counted; given back below if nothing is left.
+        let adopter = enclosing.filter(|enc| enc.adopt());
+        let (parents, handed_over) = {
+            let mut st = lock(&self.state);
+            if st.finished {
+                (Vec::new(), false)
+            } else {
+                self.cancel_locked(&mut st, CancelReason::Dropped, &mut deferred);
+                st.dropped = true;
+                st.finished = true;
+                st.grace_over = true;
+                abort_tasks(&mut st, true);
+                if let Some(limiter) = &mut st.limit {
+                    for slot in &mut limiter.queue {
+                        if let Slot::Waiting(waker) = slot {
+                            deferred.wakers.extend(waker.take());
+                        }
+                    }
+                }
+                st.children.clear();
+                let live = !st.tasks.is_empty() || st.adopted > 0;
+                let handed_over = live && adopter.is_some();
+                if handed_over {
+                    st.adopter = adopter.cloned();
+                }
+                (std::mem::take(&mut st.parents), handed_over)
+            }
+        };
+        if let (Some(adopter), false) = (adopter, handed_over) {
+            deferred.releases.push(adopter.clone());
+        }
+        unlink(parents);
+        self.run_deferred(deferred);
+    }
+
+    /// Counts one dropped nested scope whose tasks this scope waits for. `false` if finished.
+    fn adopt(&self) -> bool {
+        let mut st = lock(&self.state);
+        if st.finished {
+            return false;
+        }
+        st.adopted += 1;
+        true
+    }
+}
+
+fn abort_tasks(st: &mut State, shielded_too: bool) {
+    for (_, entry) in &st.tasks {
+        if shielded_too || !entry.shielded {
+            if let Some(abort) = &entry.abort {
+                abort.abort();
+            }
+        }
+    }
+}
+
+fn admit_next(limiter: &mut Limiter, wakers: &mut Vec<Waker>) {
+    while limiter.running < limiter.max {
+        match limiter.queue.pop_front() {
+            None => break,
+            Some(Slot::Dropped) => limiter.base += 1,
+            Some(Slot::Waiting(waker)) => {
+                limiter.base += 1;
+                limiter.running += 1;
+                wakers.extend(waker);
+            }
+        }
+    }
+}
+
+/// Removes a finished group from its parents' lists of children.
+fn unlink(parents: Vec<Link>) {
+    for link in parents {
+        if let Some(parent) = link.group.upgrade() {
+            lock(&parent.state).children.try_remove(link.key);
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! [`TaskGroup`], the handle through which tasks are spawned into a scope and the scope is
+//! cancelled, and [`cancel_group`].
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::Arc;
+
+use crate::core::{Admission, Core};
+use crate::task::{TaskFuture, TaskHandle, TaskOutput};
+use crate::{CancelReason, SpawnError};
+
+/// A handle to the task group of a [`CancelScope`](crate::CancelScope): spawn tasks into it,
+/// cancel it, watch it.
+///
+/// `Clone + Send + Sync + 'static`: clone it into tasks so they can spawn siblings or cancel
+/// their own group. A handle that outlives its scope is harmless: spawns are refused and
+/// cancels do nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_scope::{cancel_group, CancelReason, CancelScope, Outcome};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let scope = CancelScope::new();
+/// let tg = scope.group();
+/// let out = scope
+///     .run(async move {
+///         for secs in 1..=4 {
+///             tg.spawn(tokio::time::sleep(Duration::from_secs(secs)));
+///         }
+///         cancel_group(&tg); // stops every task; the scope ends without an error
+///         Ok(())
+///     })
+///     .await;
+/// assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+/// # }
+/// ```
+pub struct TaskGroup<E = crate::BoxError> {
+    pub(crate) core: Arc<Core>,
+    _error: PhantomData<fn() -> E>,
+}
+
+impl<E> Clone for TaskGroup<E> {
+    fn clone(&self) -> Self {
+        TaskGroup {
+            core: self.core.clone(),
+            _error: PhantomData,
+        }
+    }
+}
+
+impl<E: Send + 'static> TaskGroup<E> {
+    pub(crate) fn from_core(core: Arc<Core>) -> Self {
+        TaskGroup {
+            core,
+            _error: PhantomData,
+        }
+    }
+
+    /// Spawns `future` as a task of the group and returns its handle.
+    ///
+    /// The task runs on the group's runtime, in parallel with the body. Its output is `()` or
+    /// `Result<T, E>` with the group's own `E`: an `Err` cancels the group (reason
+    /// [`Failed`](CancelReason::Failed)) and is reported by the scope; a panic cancels the group
+    /// and is resumed by the scope once every task stopped.
+    ///
+    /// If the group was cancelled or has finished, the future is dropped unstarted and the
+    /// handle resolves to `None` (use [`try_spawn`](Self::try_spawn) to get it back).
+    ///
+    /// # Panics
+    ///
+    /// If the group captured no tokio runtime and none is current (use `try_spawn` to get an
+    /// error instead).
+    ///
+    /// ```
+    /// use cancel_scope::{BoxError, CancelScope};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// let out = scope
+    ///     .run(async move {
+    ///         let n = tg.spawn(async {
+    ///             let n: u32 = "42".parse()?; // `?` into the group's error type
+    ///             Ok(n)
+    ///         });
+    ///         Ok(n.await)
+    ///     })
+    ///     .await?;
+    /// assert_eq!(out.completed(), Some(Some(42)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> TaskHandle<<F::Output as TaskOutput<E>>::Value>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput<E>,
+    {
+        match self.spawn_inner(future, false) {
+            Ok(handle) => handle,
+            Err(err) if err.is_closed() => TaskHandle::unstarted(),
+            Err(_) => no_runtime(),
+        }
+    }
+
+    /// Like [`spawn`](Self::spawn), but gives the future back if it was not started: the group
+    /// was cancelled or has finished, or no tokio runtime could be found.
+    ///
+    /// ```
+    /// use cancel_scope::CancelScope;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// tg.cancel();
+    /// let rejected = tg.try_spawn(async {}).unwrap_err();
+    /// assert!(rejected.is_closed());
+    /// # drop(scope);
+    /// # }
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn try_spawn<F>(
+        &self,
+        future: F,
+    ) -> Result<TaskHandle<<F::Output as TaskOutput<E>>::Value>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput<E>,
+    {
+        self.spawn_inner(future, false)
+    }
+
+    /// Spawns a task that cancellation does not abort: neither a cancel of the group (or of a
+    /// linked parent) nor the end of a grace period stops it. It can observe the cancel through
+    /// [`cancelled`](Self::cancelled); the scope still waits for it. Only dropping the scope
+    /// aborts it.
+    ///
+    /// Like `spawn`, it is not started once the group is cancelled or finished.
+    ///
+    /// # Panics
+    ///
+    /// If the group captured no tokio runtime and none is current.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use cancel_scope::CancelScope;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let flushed = Arc::new(AtomicBool::new(false));
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// let (tg2, flushed2) = (tg.clone(), flushed.clone());
+    /// tg.spawn_shielded(async move {
+    ///     tg2.cancelled().await; // sees the cancel...
+    ///     tokio::task::yield_now().await; // ...and still finishes its work
+    ///     flushed2.store(true, Ordering::SeqCst);
+    /// });
+    /// tg.cancel();
+    /// let out = scope.run(async { Ok(()) }).await.unwrap();
+    /// assert!(out.is_cancelled());
+    /// assert!(flushed.load(Ordering::SeqCst));
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn spawn_shielded<F>(&self, future: F) -> TaskHandle<<F::Output as TaskOutput<E>>::Value>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput<E>,
+    {
+        match self.spawn_inner(future, true) {
+            Ok(handle) => handle,
+            Err(err) if err.is_closed() => TaskHandle::unstarted(),
+            Err(_) => no_runtime(),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn spawn_inner<F>(
+        &self,
+        future: F,
+        shielded: bool,
+    ) -> Result<TaskHandle<<F::Output as TaskOutput<E>>::Value>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput<E>,
+    {
+        let Some(runtime) = self.core.runtime() else {
+            return Err(SpawnError::no_runtime(future));
+        };
+        let Some((key, admission)) = self.core.reserve(shielded) else {
+            return Err(SpawnError::closed(future));
+        };
+        let core = self.core.clone();
+        let join = match admission {
+            Admission::Unlimited => runtime.spawn(crate::trace::task(
+                &self.core,
+                TaskFuture::<F, E, ()>::new(future, core, key, ()),
+            )),
+            gate => runtime.spawn(crate::trace::task(
+                &self.core,
+                TaskFuture::<F, E, Admission>::new(future, core, key, gate),
+            )),
+        };
+        self.core.register(key, join.abort_handle());
+        Ok(TaskHandle::spawned(join))
+    }
+}
+
+impl<E> TaskGroup<E> {
+    /// Cancels the group: marks it cancelled (reason [`Requested`](CancelReason::Requested),
+    /// unless it already was) and requests the abort of every task before it returns, without
+    /// waiting. The body is dropped the next time it returns `Pending`; the scope then returns
+    /// `Ok(Outcome::Cancelled(..))`, never an error.
+    ///
+    /// Immediate, idempotent, synchronous, callable from any thread or task; does nothing once
+    /// the group finished. Linked parents are cancelled too (reason
+    /// [`Child`](CancelReason::Child)).
+    pub fn cancel(&self) {
+        self.core.cancel(CancelReason::Requested);
+    }
+
+    /// `true` once the group was cancelled (one atomic load). Stays `true`.
+    pub fn is_cancelled(&self) -> bool {
+        self.core.is_cancelled()
+    }
+
+    /// Why the group was cancelled (the first cause), or `None` if it was not.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        self.core.reason()
+    }
+
+    /// A future that resolves once the group is cancelled, at once if it already is
+    /// (level-triggered). Never resolves if the group finished without being cancelled.
+    ///
+    /// It owns a reference to the group, so it can be moved into a task or a `select!`.
+    ///
+    /// ```
+    /// use cancel_scope::CancelScope;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// let watcher = tg.clone();
+    /// tg.spawn(async move {
+    ///     watcher.cancelled().await;
+    ///     println!("cancelled: {:?}", watcher.cancel_reason());
+    /// });
+    /// tg.cancel();
+    /// # let _ = scope.run(async { Ok(()) }).await;
+    /// # }
+    /// ```
+    pub fn cancelled(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
+        self.core.clone().cancelled()
+    }
+
+    /// Number of tasks alive now: running, or queued under [`limit`](crate::CancelScope::limit).
+    pub fn len(&self) -> usize {
+        self.core.len()
+    }
+
+    /// `true` if no task is alive.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Cancels `tg`'s group; the same as [`TaskGroup::cancel`], named after the Python library's
+/// `cancel_group(tg)`.
+///
+/// ```
+/// use cancel_scope::{cancel_group, CancelScope};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let scope = CancelScope::new();
+/// let tg = scope.group();
+/// cancel_group(&tg);
+/// assert!(tg.is_cancelled());
+/// # drop(scope);
+/// # }
+/// ```
+pub fn cancel_group<E>(tg: &TaskGroup<E>) {
+    tg.cancel();
+}
+
+#[track_caller]
+fn no_runtime() -> ! {
+    panic!(
+        "cancel_scope: no tokio runtime to spawn on: the task group captured none when it was \
+         created and none is current here; create the scope inside a runtime, or use \
+         `TaskGroup::try_spawn` to get the future back"
+    )
+}
+
+impl<E> fmt::Debug for TaskGroup<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("cancel_reason", &self.core.reason())
+            .field("len", &self.core.len())
+            .field("spawned", &self.core.spawned())
+            .finish()
+    }
+}
+
+// The group's state is behind a mutex that no user code runs under, so it stays consistent
+// across a panic.
+impl<E> UnwindSafe for TaskGroup<E> {}
+impl<E> RefUnwindSafe for TaskGroup<E> {}

@@ -1,0 +1,434 @@
+//! [`CancelScope`], the builder of a scope, and its `run` future: the body runs in the caller's
+//! task while the group's tasks run on the runtime; `run` returns once all of them are done.
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+use crate::core::{Core, Finished, Progress};
+use crate::{BoxError, CancelReason, GroupError, Outcome, ScopeResult, TaskGroup, context};
+
+/// The builder of a cancel scope: a task group, its options, and the body that runs with it.
+///
+/// `CancelScope::new()` gives a group whose error type is [`BoxError`];
+/// `CancelScope::<E>::with_error()` any other `E: Send + 'static`. Options are set with builder
+/// methods; [`group`](Self::group) hands out the group's handle (tasks spawned before `run` start
+/// at once); [`run`](Self::run) runs the body and waits for every task.
+///
+/// A scope dropped without being run cancels its group (reason
+/// [`Dropped`](CancelReason::Dropped)) and aborts the tasks already spawned.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_scope::{CancelScope, Outcome};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let scope = CancelScope::new().timeout(Duration::from_secs(5));
+/// let tg = scope.group();
+/// let out = scope
+///     .run(async move {
+///         let a = tg.spawn(async { Ok(20) });
+///         let b = tg.spawn(async { Ok(22) });
+///         Ok(a.await.unwrap_or(0) + b.await.unwrap_or(0))
+///     })
+///     .await;
+/// assert_eq!(out.unwrap(), Outcome::Completed(42));
+/// # }
+/// ```
+#[must_use = "a `CancelScope` does nothing unless `run`; dropping it cancels its group"]
+pub struct CancelScope<E = BoxError> {
+    guard: ScopeGuard,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    _error: PhantomData<fn() -> E>,
+}
+
+/// Cancels and aborts the group if the scope is dropped before it finished.
+struct ScopeGuard {
+    core: Arc<Core>,
+    /// The scope whose body or task was running when `run` was first polled.
+    enclosing: Option<Arc<Core>>,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        self.core.drop_scope(self.enclosing.as_ref());
+    }
+}
+
+impl CancelScope<BoxError> {
+    /// A scope whose group's error type is [`BoxError`].
+    ///
+    /// Captures the current tokio runtime, if any (see the crate docs, "Which runtime").
+    pub fn new() -> Self {
+        Self::with_error()
+    }
+}
+
+impl Default for CancelScope<BoxError> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: Send + 'static> CancelScope<E> {
+    /// A scope whose group's error type is `E`: `CancelScope::<std::io::Error>::with_error()`.
+    ///
+    /// ```
+    /// use cancel_scope::CancelScope;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let out = CancelScope::<std::io::Error>::with_error()
+    ///     .run(async { Err(std::io::Error::other("disk full")) })
+    ///     .await
+    ///     .map(|_: cancel_scope::Outcome<()>| ());
+    /// assert_eq!(out.unwrap_err().first().to_string(), "disk full");
+    /// # }
+    /// ```
+    pub fn with_error() -> Self {
+        CancelScope {
+            guard: ScopeGuard {
+                core: Core::new(),
+                enclosing: None,
+            },
+            timeout: None,
+            deadline: None,
+            _error: PhantomData,
+        }
+    }
+
+    /// Links this scope to `parent`'s group (its error type is free): when the parent is
+    /// cancelled, this scope is cancelled (reason [`Parent`](CancelReason::Parent)); when this
+    /// scope is cancelled by request or by a linked child of its own, the parent is cancelled
+    /// (reason [`Child`](CancelReason::Child)). May be called several times, for several parents.
+    ///
+    /// Takes effect when called. Linking to a parent that is cancelled but still running cancels
+    /// this scope at once; linking to a finished parent has no effect. If this scope was already
+    /// cancelled by request, the link passes that on to the parent at once.
+    ///
+    /// ```
+    /// use cancel_scope::{CancelReason, CancelScope, Outcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let outer = CancelScope::new();
+    /// let outer_tg = outer.group();
+    /// let out = outer
+    ///     .run(async {
+    ///         let inner = CancelScope::new().parent(&outer_tg);
+    ///         let inner_tg = inner.group();
+    ///         let inner_out = inner.run(async move { inner_tg.cancel(); Ok(()) }).await;
+    ///         assert_eq!(inner_out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+    ///         Ok(())
+    ///     })
+    ///     .await;
+    /// assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Child));
+    /// # }
+    /// ```
+    pub fn parent<E2>(self, parent: &TaskGroup<E2>) -> Self {
+        self.guard.core.link_to_parent(&parent.core);
+        self
+    }
+
+    /// Cancels the group (reason [`Deadline`](CancelReason::Deadline)) `timeout` after `run`
+    /// is first polled. `Duration::ZERO` is a deadline already past: the body is not started.
+    ///
+    /// Uses tokio's clock (paused-clock tests work) and needs the runtime's time driver. If
+    /// [`deadline`](Self::deadline) is set too, the earlier of the two applies; a timeout too
+    /// large to represent means no timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_scope::{CancelReason, CancelScope, Outcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let out = CancelScope::new()
+    ///     .timeout(Duration::from_secs(1))
+    ///     .run(async {
+    ///         tokio::time::sleep(Duration::from_secs(60)).await;
+    ///         Ok(())
+    ///     })
+    ///     .await;
+    /// assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
+    /// # }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Cancels the group (reason [`Deadline`](CancelReason::Deadline)) at `deadline`, on tokio's
+    /// clock. A deadline already past when `run` starts cancels at once: the body is not started.
+    /// If [`timeout`](Self::timeout) is set too, the earlier of the two applies.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_scope::{CancelReason, CancelScope, Outcome};
+    /// use tokio::time::Instant;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let at = Instant::now() + Duration::from_millis(10);
+    /// let out = CancelScope::new()
+    ///     .deadline(at)
+    ///     .run(async { std::future::pending::<()>().await; Ok(()) })
+    ///     .await;
+    /// assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
+    /// # }
+    /// ```
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// On cancel, gives tasks `grace` to finish before they are aborted: they see
+    /// [`TaskGroup::cancelled`] resolve at once, may do async clean-up, and whatever still runs
+    /// after `grace` is aborted. A task that ends in time counts with its result. The body is
+    /// dropped at once regardless. Default: zero (abort at once). Needs tokio's time driver.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancel_scope::{BoxError, CancelScope};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let scope = CancelScope::new().grace(Duration::from_secs(1));
+    /// let tg = scope.group();
+    /// let worker = tg.clone();
+    /// let saved = tg.spawn(async move {
+    ///     worker.cancelled().await;
+    ///     tokio::time::sleep(Duration::from_millis(100)).await; // clean-up, within the grace
+    ///     Ok::<_, BoxError>("saved")
+    /// });
+    /// tg.cancel();
+    /// let _ = scope.run(async { Ok(()) }).await;
+    /// assert_eq!(saved.await, Some("saved"));
+    /// # }
+    /// ```
+    pub fn grace(self, grace: Duration) -> Self {
+        self.guard.core.set_grace(grace);
+        self
+    }
+
+    /// At most `limit` tasks of the group run at once; further spawns queue (without blocking
+    /// the spawner) and start in spawn order as slots free. On cancel, queued tasks are dropped
+    /// unstarted (their handles resolve to `None`), except shielded ones, which stay queued and
+    /// run. [`TaskGroup::len`] counts queued tasks.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is 0.
+    ///
+    /// ```
+    /// use cancel_scope::CancelScope;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = CancelScope::new().limit(2);
+    /// let tg = scope.group();
+    /// for _ in 0..10 {
+    ///     tg.spawn(async { tokio::task::yield_now().await });
+    /// }
+    /// assert_eq!(tg.len(), 10); // 2 running, 8 queued
+    /// scope.run(async { Ok(()) }).await.unwrap();
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn limit(self, limit: usize) -> Self {
+        assert!(
+            limit > 0,
+            "CancelScope::limit: the limit must be at least 1, got 0"
+        );
+        self.guard.core.set_limit(limit);
+        self
+    }
+
+    /// The handle of the scope's group; may be called any number of times, before `run`.
+    /// Tasks spawned before `run` start at once and are waited for by `run`.
+    pub fn group(&self) -> TaskGroup<E> {
+        self.guard.core.capture_handle();
+        TaskGroup::from_core(self.guard.core.clone())
+    }
+
+    /// Runs `body` in the caller's task as the scope's body, and returns once the body is done
+    /// and every task of the group has ended (their futures dropped). See the crate docs,
+    /// "Outcome rules", for what it returns.
+    ///
+    /// The body need not be `Send` or `'static`: it may borrow locals. It is dropped the next
+    /// time it returns `Pending` after the group was cancelled.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the first panic of the body or of a task, with its original payload, once every
+    /// task stopped. Panics if a timeout, deadline or grace is set and the runtime has no time
+    /// driver.
+    pub fn run<T, F>(self, body: F) -> impl Future<Output = ScopeResult<T, E>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let CancelScope {
+            guard,
+            timeout,
+            deadline,
+            _error,
+        } = self;
+        run(guard, timeout, deadline, body)
+    }
+}
+
+/// The state machine of a running scope.
+async fn run<T, E, F>(
+    mut guard: ScopeGuard,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    body: F,
+) -> ScopeResult<T, E>
+where
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>>,
+{
+    // Everything up to the first `.await` runs at the first poll.
+    let core = guard.core.clone();
+    core.capture_handle();
+    guard.enclosing = context::current();
+    #[cfg(feature = "tracing")]
+    let span = core.span.clone();
+
+    let mut body = pin!(Some(body));
+    let mut deadline_sleep: Pin<&mut Option<Sleep>> = pin!(None);
+    let mut grace_sleep: Pin<&mut Option<Sleep>> = pin!(None);
+    let mut grace_started = false;
+    let mut value: Option<T> = None;
+    let grace = core.grace();
+
+    let at = match (
+        timeout.and_then(|t| Instant::now().checked_add(t)),
+        deadline,
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(at) = at {
+        if at <= Instant::now() {
+            core.cancel(CancelReason::Deadline);
+        } else if !core.is_cancelled() {
+            deadline_sleep.set(Some(tokio::time::sleep_until(at)));
+        }
+    }
+
+    let mut body_slot = Some(core.clone());
+    let finished = poll_fn(|cx: &mut Context<'_>| {
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
+        loop {
+            // The body: polled until it ends, dropped as soon as the group is cancelled.
+            if body.is_some() {
+                if core.is_cancelled() {
+                    drop_body(body.as_mut(), &core);
+                } else if let Some(fut) = body.as_mut().as_pin_mut() {
+                    let polled = context::enter(&mut body_slot, || {
+                        catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+                    });
+                    match polled {
+                        Ok(Poll::Pending) => {}
+                        Ok(Poll::Ready(result)) => {
+                            drop_body(body.as_mut(), &core);
+                            match result {
+                                Ok(v) => value = Some(v),
+                                Err(error) => core.record_error(error),
+                            }
+                        }
+                        Err(payload) => {
+                            drop_body(body.as_mut(), &core);
+                            core.record_panic(payload);
+                        }
+                    }
+                }
+            }
+
+            if core.is_cancelled() {
+                deadline_sleep.set(None);
+                if let (Some(grace), false) = (grace, grace_started) {
+                    grace_started = true;
+                    grace_sleep.set(Some(tokio::time::sleep(grace)));
+                }
+            } else if let Some(sleep) = deadline_sleep.as_mut().as_pin_mut() {
+                if sleep.poll(cx).is_ready() {
+                    deadline_sleep.set(None);
+                    core.cancel(CancelReason::Deadline);
+                    continue;
+                }
+            }
+            if let Some(sleep) = grace_sleep.as_mut().as_pin_mut() {
+                if sleep.poll(cx).is_ready() {
+                    grace_sleep.set(None);
+                    core.end_grace();
+                }
+            }
+
+            let grace_pending = grace.is_some() && !grace_started;
+            match core.poll_progress(body.is_some(), grace_pending, cx.waker()) {
+                Progress::Finished(finished) => return Poll::Ready(finished),
+                Progress::Cancelled => continue,
+                Progress::Waiting => return Poll::Pending,
+            }
+        }
+    })
+    .await;
+    drop(guard);
+    outcome(finished, value)
+}
+
+/// Drops the body, catching a panic in its destructor: that counts as a body panic.
+fn drop_body<F>(mut body: Pin<&mut Option<F>>, core: &Arc<Core>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| body.set(None))) {
+        core.record_panic(payload);
+    }
+}
+
+/// Applies the outcome rules (SPEC sec. 4) to a finished scope.
+fn outcome<T, E: 'static>(finished: Finished, value: Option<T>) -> ScopeResult<T, E> {
+    let Finished {
+        reason,
+        errors,
+        panic,
+    } = finished;
+    if let Some(payload) = panic {
+        drop(errors);
+        resume_unwind(payload);
+    }
+    if let Some(errors) = errors {
+        if let Ok(errors) = errors.downcast::<Vec<E>>() {
+            return Err(GroupError::new(*errors));
+        }
+    }
+    match (reason, value) {
+        (Some(reason), _) => Ok(Outcome::Cancelled(reason)),
+        (None, Some(value)) => Ok(Outcome::Completed(value)),
+        // The body ended without a value only by an error, a panic or a cancel, all handled
+        // above; kept total rather than panicking.
+        (None, None) => Ok(Outcome::Cancelled(CancelReason::Failed)),
+    }
+}
+
+impl<E> fmt::Debug for CancelScope<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelScope")
+            .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("grace", &self.guard.core.grace())
+            .field("cancel_reason", &self.guard.core.reason())
+            .field("len", &self.guard.core.len())
+            .finish()
+    }
+}

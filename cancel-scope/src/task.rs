@@ -1,0 +1,282 @@
+//! One task of a group: the wrapper future handed to tokio ([`TaskFuture`]), the bound on what a
+//! task may return ([`TaskOutput`]) and the handle the spawner keeps ([`TaskHandle`]).
+//!
+//! Per-task state stays small and outside the user's future where it can: the wrapper adds the
+//! group pointer and the registry key (16 bytes); the abort handle lives in the group's registry.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, UnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::task::JoinHandle;
+
+use crate::context;
+use crate::core::{Admission, Core, GateState};
+
+mod sealed {
+    pub trait Sealed<E> {}
+    impl<E> Sealed<E> for () {}
+    impl<T, E> Sealed<E> for Result<T, E> {}
+}
+
+/// What a task of a `TaskGroup<E>` may return: `()` or `Result<T, E>` with the group's own `E`.
+///
+/// Tying the task's error type to the group's is what lets `?` inside a spawned `async` block
+/// infer its error type. A future with another error type is mapped by the caller:
+/// `tg.spawn(fut.map_err(Into::into))` (with `futures::TryFutureExt`) or
+/// `tg.spawn(async { fut.await.map_err(Into::into) })`.
+///
+/// Sealed: implemented for `()` and `Result<T, E>` only.
+#[diagnostic::on_unimplemented(
+    message = "a task of a `TaskGroup<{E}>` must return `()` or `Result<_, {E}>`, but this one returns `{Self}`",
+    label = "this future's output is `{Self}`",
+    note = "the task's error type must be the group's own error type `{E}`",
+    note = "map other errors to it: `tg.spawn(async move {{ fut.await.map_err(Into::into) }})`"
+)]
+pub trait TaskOutput<E>: sealed::Sealed<E> + Send + 'static {
+    /// The value a successful task gives its [`TaskHandle`].
+    type Value: Send + 'static;
+
+    /// Splits the output into the value and the error.
+    fn into_result(self) -> Result<Self::Value, E>;
+}
+
+impl<E: Send + 'static> TaskOutput<E> for () {
+    type Value = ();
+
+    fn into_result(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+impl<T: Send + 'static, E: Send + 'static> TaskOutput<E> for Result<T, E> {
+    type Value = T;
+
+    fn into_result(self) -> Result<T, E> {
+        self
+    }
+}
+
+/// How a task waits for its slot under `limit(n)`; `()` for groups without a limit, so their
+/// tasks carry no gate state at all.
+pub(crate) trait Gate: Send + 'static {
+    fn admission(&self) -> Admission;
+    /// `Some(false)`: wait; `Some(true)`: end unstarted; `None`: start.
+    fn poll_gate(&mut self, core: &Core, key: usize, cx: &mut Context<'_>) -> Option<bool>;
+}
+
+impl Gate for () {
+    fn admission(&self) -> Admission {
+        Admission::Unlimited
+    }
+
+    fn poll_gate(&mut self, _: &Core, _: usize, _: &mut Context<'_>) -> Option<bool> {
+        None
+    }
+}
+
+impl Gate for Admission {
+    fn admission(&self) -> Admission {
+        *self
+    }
+
+    fn poll_gate(&mut self, core: &Core, key: usize, cx: &mut Context<'_>) -> Option<bool> {
+        let Admission::Queued(ticket) = *self else {
+            return None;
+        };
+        match core.poll_gate(key, ticket, cx.waker()) {
+            GateState::Admitted => {
+                *self = Admission::Admitted;
+                None
+            }
+            GateState::Dropped => Some(true),
+            GateState::Waiting => Some(false),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future tokio runs for one task: the user's future, its group and its registry key.
+    ///
+    /// Field order matters: on drop the user's future is dropped first (in `PinnedDrop`), and only
+    /// then is the task removed from the registry, so an awaited scope returns only after every
+    /// task's destructors ran.
+    pub(crate) struct TaskFuture<F, E, G: Gate> {
+        #[pin]
+        future: Option<F>,
+        core: Option<Arc<Core>>,
+        key: usize,
+        gate: G,
+        _error: std::marker::PhantomData<fn() -> E>,
+    }
+
+    impl<F, E, G: Gate> PinnedDrop for TaskFuture<F, E, G> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            drop_future(this.future.as_mut(), this.core.as_ref());
+            if let Some(core) = this.core.take() {
+                core.task_ended(*this.key, this.gate.admission());
+            }
+        }
+    }
+}
+
+/// Drops a task's future, catching a panic in its destructor: that counts as a task panic.
+fn drop_future<F>(future: Pin<&mut Option<F>>, core: Option<&Arc<Core>>) {
+    if future.is_none() {
+        return;
+    }
+    let mut future = future;
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+        if let Some(core) = core {
+            core.record_panic(payload);
+        }
+    }
+}
+
+impl<F, E, G: Gate> TaskFuture<F, E, G> {
+    pub(crate) fn new(future: F, core: Arc<Core>, key: usize, gate: G) -> Self {
+        TaskFuture {
+            future: Some(future),
+            core: Some(core),
+            key,
+            gate,
+            _error: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<F, E, G> Future for TaskFuture<F, E, G>
+where
+    F: Future,
+    F::Output: TaskOutput<E>,
+    E: Send + 'static,
+    G: Gate,
+{
+    type Output = Option<<F::Output as TaskOutput<E>>::Value>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(core) = this.core.as_ref() else {
+            return Poll::Ready(None);
+        };
+        match this.gate.poll_gate(core, *this.key, cx) {
+            None => {}
+            Some(false) => return Poll::Pending,
+            Some(true) => {
+                let core = core.clone();
+                drop_future(this.future.as_mut(), Some(&core));
+                return Poll::Ready(None);
+            }
+        }
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = context::enter(this.core, || {
+            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        });
+        let output = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(payload),
+        };
+        let core = this.core.clone();
+        drop_future(this.future.as_mut(), core.as_ref());
+        let Some(core) = core else {
+            return Poll::Ready(None);
+        };
+        match output {
+            Ok(output) => match output.into_result() {
+                Ok(value) => Poll::Ready(Some(value)),
+                Err(error) => {
+                    core.record_error(error);
+                    Poll::Ready(None)
+                }
+            },
+            Err(payload) => {
+                core.record_panic(payload);
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+/// A handle to one task of a group: a future that resolves to `Some(value)` if the task
+/// completed with `value` (`Ok(value)`, or `()`), and to `None` if it failed, panicked, was
+/// cancelled, aborted or never started.
+///
+/// Dropping the handle detaches nothing: the task stays in its group, which waits for it. A
+/// failure is reported by the scope (in its `GroupError`), not by the handle.
+///
+/// ```
+/// use cancel_scope::{BoxError, CancelScope};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let scope = CancelScope::new();
+/// let tg = scope.group();
+/// let out = scope
+///     .run(async move {
+///         let answer = tg.spawn(async { Ok::<_, BoxError>(42) });
+///         Ok(answer.await)
+///     })
+///     .await;
+/// assert_eq!(out.unwrap().completed(), Some(Some(42)));
+/// # }
+/// ```
+pub struct TaskHandle<T> {
+    join: Option<JoinHandle<Option<T>>>,
+}
+
+impl<T> TaskHandle<T> {
+    pub(crate) fn spawned(join: JoinHandle<Option<T>>) -> Self {
+        TaskHandle { join: Some(join) }
+    }
+
+    /// A handle to a future that was never started: it resolves to `None` at once.
+    pub(crate) fn unstarted() -> Self {
+        TaskHandle { join: None }
+    }
+
+    /// Requests the abort of this one task (it stops at its next `Pending`). This is neither a
+    /// failure nor a cancel of the group.
+    pub fn abort(&self) {
+        if let Some(join) = &self.join {
+            join.abort();
+        }
+    }
+
+    /// `true` once the task has ended (or if it never started).
+    pub fn is_finished(&self) -> bool {
+        self.join.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Option<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let Some(join) = self.join.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let result = std::task::ready!(Pin::new(join).poll(cx));
+        // Polling a finished tokio `JoinHandle` again panics; a finished handle resolves to `None`.
+        self.join = None;
+        Poll::Ready(result.ok().flatten())
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.join.as_ref().map(JoinHandle::id))
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+// `JoinHandle` is unwind safe; `T` is only ever moved out whole.
+impl<T> UnwindSafe for TaskHandle<T> {}

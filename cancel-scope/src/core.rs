@@ -52,6 +52,8 @@ struct State {
     panic: Option<Box<dyn Any + Send>>,
     /// Panics after the first, dropped with the unwinding (counted for tracing).
     later_panics: usize,
+    /// Errors recorded (for tracing).
+    error_count: usize,
     /// Groups this one is linked to as a child, with this group's key in their `children`.
     parents: Vec<Link>,
     /// Groups linked to this one as their parent.
@@ -167,6 +169,7 @@ impl Core {
                 errors: None,
                 panic: None,
                 later_panics: 0,
+                error_count: 0,
                 parents: Vec::new(),
                 children: Slab::new(),
                 grace: None,
@@ -448,11 +451,13 @@ impl Core {
         let Some(limiter) = &mut st.limit else {
             return GateState::Admitted;
         };
-        if ticket < limiter.base {
-            return GateState::Admitted;
-        }
+        // Checked first: a task admitted after the cancel but before its first poll still
+        // ends unstarted (its slot then goes to the next in line).
         if cancelled && !shielded {
             return GateState::Dropped;
+        }
+        if ticket < limiter.base {
+            return GateState::Admitted;
         }
         let index = (ticket - limiter.base) as usize;
         if let Some(Slot::Waiting(slot)) = limiter.queue.get_mut(index) {
@@ -526,6 +531,7 @@ impl Core {
     pub(crate) fn record_error<E: Send + 'static>(self: &Arc<Self>, error: E) {
         {
             let mut st = lock(&self.state);
+            st.error_count += 1;
             let errors = st.errors.get_or_insert_with(|| Box::new(Vec::<E>::new()));
             match errors.downcast_mut::<Vec<E>>() {
                 Some(errors) => errors.push(error),
@@ -572,6 +578,7 @@ impl Core {
             #[cfg(feature = "tracing")]
             {
                 self.span.record("tasks_spawned", st.spawned);
+                self.span.record("errors", st.error_count);
                 self.span
                     .record("panics", st.panic.is_some() as usize + st.later_panics);
             }

@@ -15,7 +15,6 @@
 use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::{ParseStream, Parser as _};
-use syn::spanned::Spanned as _;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Stmt};
 
@@ -435,11 +434,6 @@ pub(crate) fn rewrite_body(tokens: TokenStream, tg: &Ident, errors: &mut Errors)
     }
     let used = rw.used_tg;
     Ok((stmts, used))
-}
-
-/// The source span of a statement list, for errors about the whole body.
-pub(crate) fn stmts_span(stmts: &[Stmt]) -> Span {
-    stmts.first().map_or_else(Span::call_site, |s| s.span())
 }
 
 #[cfg(test)]

@@ -82,12 +82,14 @@ pub(crate) fn scope_expr(config: &Config, error_ty: Option<&syn::Type>, mut stmt
     let v = mixed("__v");
     let r = mixed("__r");
     let build = builder(config, error_ty);
+    // Without a trailing expression the block's value is `()` (or `!` after `cancel;`): no
+    // `()` is written, since one after a diverging statement would warn as unreachable.
     let tail = match stmts.last() {
         Some(Stmt::Expr(_, None)) => match stmts.pop() {
             Some(Stmt::Expr(e, None)) => e.into_token_stream(),
-            _ => quote!(()),
+            _ => quote!(),
         },
-        _ => quote!(()),
+        _ => quote!(),
     };
     let group = match (&config.name, used_tg) {
         (Some(name), true) => quote! {
@@ -250,7 +252,6 @@ mod tests {
                         let __v = {
                             __tg.spawn(f());
                             { __tg.cancel(); match ::core::future::pending::<::core::convert::Infallible>().await {} };
-                            ()
                         };
                         #[allow(unreachable_code)]
                         let __r = ::core::result::Result::Ok(__v);

@@ -11,6 +11,9 @@ mod expand;
 mod options;
 mod validate;
 
+#[cfg(test)]
+mod prop_tests;
+
 use proc_macro::TokenStream;
 
 /// Runs a block of statements as the body of a cancel scope. See the `cancel_scope` crate.

@@ -4,7 +4,7 @@
 //! Parsing only records what was written (with spans); whether a combination is allowed
 //! (duplicates, `timeout` with `deadline`, `error` in the attribute) is `validate`'s job.
 
-use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt as _;
 use syn::parse::{ParseStream, Parser as _};
 use syn::punctuated::Punctuated;
@@ -366,16 +366,10 @@ pub(crate) fn parse_attr_options(input: ParseStream<'_>) -> (RawOptions, Option<
     (out, errors)
 }
 
-/// Is this a token group delimited by `delim`?
-pub(crate) fn is_group(tt: &TokenTree, delim: Delimiter) -> bool {
-    matches!(tt, TokenTree::Group(g) if g.delimiter() == delim)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use quote::quote;
-    use syn::parse::Parser as _;
 
     fn macro_opts(ts: TokenStream) -> (RawOptions, TokenStream, Option<syn::Error>) {
         let mut result = None;

@@ -27,7 +27,6 @@ pub type ScopeResult<T, E = BoxError> = Result<Outcome<T>, GroupError<E>>;
 /// assert_eq!(stopped.reason(), Some(CancelReason::Deadline));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[must_use = "an `Outcome` says whether the scope completed or was cancelled"]
 pub enum Outcome<T> {
     /// The group was never cancelled; the body's value.
     Completed(T),

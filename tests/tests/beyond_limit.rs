@@ -1,0 +1,223 @@
+//! SPEC sec. 6, concurrency limits: at most n tasks run at once, further spawns queue in spawn
+//! order without blocking the spawner, queued tasks are dropped unstarted on cancel (shielded
+//! ones stay queued and run), and `len()` counts queued tasks.
+
+mod flavors;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cancel_scope::{BoxError, CancelReason, CancelScope, Outcome, TaskGroup};
+
+/// The body of a task that must never start.
+fn must_not_run(what: &str) {
+    panic!("{what}");
+}
+
+/// Tracks how many tasks run at once, and the highest that reached.
+#[derive(Clone, Default)]
+struct Concurrency {
+    now: Arc<AtomicUsize>,
+    max: Arc<AtomicUsize>,
+}
+
+impl Concurrency {
+    async fn work(&self, yields: usize) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn at_most_n_run_at_once(_paused: bool) {
+    let scope = CancelScope::new().limit(3);
+    let tg = scope.group();
+    let c = Concurrency::default();
+    for _ in 0..50 {
+        let c = c.clone();
+        tg.spawn(async move { c.work(5).await });
+    }
+    assert_eq!(tg.len(), 50, "len() counts queued tasks");
+    scope.run(async { Ok(()) }).await.unwrap();
+    assert_eq!(c.max.load(Ordering::SeqCst), 3);
+    assert_eq!(tg.len(), 0);
+}
+both_flavors!(at_most_n_run_at_once);
+
+async fn start_in_spawn_order(_paused: bool) {
+    let scope = CancelScope::new().limit(1);
+    let tg = scope.group();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..20 {
+        let order = order.clone();
+        tg.spawn(async move {
+            order.lock().unwrap().push(i);
+            tokio::task::yield_now().await;
+        });
+    }
+    scope.run(async { Ok(()) }).await.unwrap();
+    assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
+}
+both_flavors!(start_in_spawn_order);
+
+async fn spawner_is_not_blocked(_paused: bool) {
+    let scope = CancelScope::new().limit(1);
+    let tg = scope.group();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let first = gate.clone();
+    tg.spawn(async move { first.notified().await });
+    // The slot is held; these spawns must return at once, from the body, without awaiting.
+    let out = scope
+        .run(async {
+            for _ in 0..1000 {
+                tg.spawn(async {});
+            }
+            assert_eq!(tg.len(), 1001);
+            gate.notify_one();
+            Ok(tg.len())
+        })
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Completed(1001));
+}
+both_flavors!(spawner_is_not_blocked);
+
+async fn queued_dropped_unstarted_on_cancel(_paused: bool) {
+    let scope = CancelScope::new().limit(2);
+    let tg = scope.group();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..10 {
+        let started = started.clone();
+        handles.push(tg.spawn(async move {
+            started.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }));
+    }
+    let canceller = tg.clone();
+    let out = scope
+        .run(async move {
+            while started.load(Ordering::SeqCst) < 2 {
+                tokio::task::yield_now().await;
+            }
+            canceller.cancel();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Cancelled(CancelReason::Requested));
+    for handle in handles {
+        assert_eq!(handle.await, None);
+    }
+    assert_eq!(tg.len(), 0);
+}
+both_flavors!(queued_dropped_unstarted_on_cancel);
+
+async fn queued_unstarted_count(_paused: bool) {
+    // Same as above, but checks that the queued ones never started at all.
+    let scope = CancelScope::new().limit(2);
+    let tg = scope.group();
+    let started = Arc::new(AtomicUsize::new(0));
+    for _ in 0..10 {
+        let started = started.clone();
+        tg.spawn(async move {
+            started.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        });
+    }
+    let watch = started.clone();
+    let canceller = tg.clone();
+    scope
+        .run(async move {
+            while watch.load(Ordering::SeqCst) < 2 {
+                tokio::task::yield_now().await;
+            }
+            canceller.cancel();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        2,
+        "a queued task started after the cancel"
+    );
+}
+both_flavors!(queued_unstarted_count);
+
+async fn shielded_queued_stay_and_run(_paused: bool) {
+    let scope = CancelScope::new().limit(1).grace(Duration::from_millis(1));
+    let tg = scope.group();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let blocker_tg = tg.clone();
+    tg.spawn(async move { blocker_tg.cancelled().await });
+    let mut shielded = Vec::new();
+    for i in 0..5 {
+        let order = order.clone();
+        shielded.push(tg.spawn_shielded(async move {
+            order.lock().unwrap().push(i);
+            tokio::task::yield_now().await;
+            Ok::<_, BoxError>(i)
+        }));
+        tg.spawn(async { must_not_run("an unshielded queued task ran after the cancel") });
+    }
+    tg.cancel();
+    scope.run(async { Ok(()) }).await.unwrap();
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+    for (i, handle) in shielded.into_iter().enumerate() {
+        assert_eq!(handle.await, Some(i));
+    }
+}
+both_flavors!(shielded_queued_stay_and_run);
+
+async fn tasks_spawn_siblings(_paused: bool) {
+    let scope = CancelScope::new().limit(2);
+    let tg = scope.group();
+    let c = Concurrency::default();
+    let done = Arc::new(AtomicUsize::new(0));
+
+    fn fan_out(tg: TaskGroup, c: Concurrency, done: Arc<AtomicUsize>, depth: u32) {
+        let sibling_tg = tg.clone();
+        tg.spawn(async move {
+            c.work(2).await;
+            done.fetch_add(1, Ordering::SeqCst);
+            if depth > 0 {
+                // Spawned, not awaited: awaiting a queued sibling from inside a slot could
+                // wait forever under `limit(1)`.
+                fan_out(sibling_tg.clone(), c.clone(), done.clone(), depth - 1);
+                fan_out(sibling_tg, c, done, depth - 1);
+            }
+        });
+    }
+    fan_out(tg.clone(), c.clone(), done.clone(), 6);
+    scope.run(async { Ok(()) }).await.unwrap();
+    assert_eq!(done.load(Ordering::SeqCst), 127);
+    assert!(c.max.load(Ordering::SeqCst) <= 2);
+}
+both_flavors!(tasks_spawn_siblings);
+
+async fn aborted_queued_task_frees_its_turn(_paused: bool) {
+    let scope = CancelScope::new().limit(1);
+    let tg = scope.group();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let first = gate.clone();
+    tg.spawn(async move { first.notified().await });
+    let skipped = tg.spawn(async { must_not_run("an aborted queued task ran") });
+    let third = tg.spawn(async { Ok::<_, BoxError>(3) });
+    skipped.abort();
+    gate.notify_one();
+    scope.run(async { Ok(()) }).await.unwrap();
+    assert_eq!(skipped.await, None);
+    assert_eq!(third.await, Some(3));
+}
+both_flavors!(aborted_queued_task_frees_its_turn);
+
+#[test]
+#[should_panic(expected = "the limit must be at least 1")]
+fn limit_zero_is_rejected() {
+    let _ = CancelScope::new().limit(0);
+}

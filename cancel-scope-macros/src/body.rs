@@ -59,16 +59,17 @@ fn is_ident(tt: Option<&TokenTree>, name: &str) -> bool {
 
 /// Rust keywords; an identifier that is one of these cannot be a plain value.
 const KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl",
-    "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static",
-    "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn",
-    "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual",
-    "yield", "try", "gen",
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
+    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
 /// Keywords that can start the expression after `spawn`.
 const EXPR_KEYWORDS: &[&str] = &[
-    "async", "move", "unsafe", "loop", "match", "while", "self", "Self", "super", "crate", "if", "for",
+    "async", "move", "unsafe", "loop", "match", "while", "self", "Self", "super", "crate", "if",
+    "for",
 ];
 
 /// Can `next` start the future expression of the keyword form `spawn EXPR`? Only tokens for
@@ -81,7 +82,9 @@ fn starts_future(next: Option<&TokenTree>) -> bool {
             !KEYWORDS.contains(&s.as_str()) || EXPR_KEYWORDS.contains(&s.as_str())
         }
         Some(TokenTree::Literal(_)) => true,
-        Some(TokenTree::Group(g)) => matches!(g.delimiter(), Delimiter::Parenthesis | Delimiter::None),
+        Some(TokenTree::Group(g)) => {
+            matches!(g.delimiter(), Delimiter::Parenthesis | Delimiter::None)
+        }
         _ => false,
     }
 }
@@ -121,7 +124,9 @@ fn is_macro_args(tokens: &[TokenTree], i: usize) -> bool {
         return false;
     }
     // `macro_rules! name { .. }`
-    matches!(prev(1), Some(TokenTree::Ident(_))) && is_punct(prev(2), '!') && is_ident(prev(3), "macro_rules")
+    matches!(prev(1), Some(TokenTree::Ident(_)))
+        && is_punct(prev(2), '!')
+        && is_ident(prev(3), "macro_rules")
 }
 
 /// Index of the first token at or after `from` that is `term` (a single-char punct) at this
@@ -140,7 +145,12 @@ pub(crate) fn mark(stream: TokenStream, level: Level, errors: &mut Errors) -> To
 
 /// Marks the forms in `tokens`; `stmts` tells whether they are statements (a block's
 /// content) or an expression (a parenthesised group, a spawned expression).
-fn mark_tokens(tokens: &[TokenTree], level: Level, stmts: bool, errors: &mut Errors) -> TokenStream {
+fn mark_tokens(
+    tokens: &[TokenTree],
+    level: Level,
+    stmts: bool,
+    errors: &mut Errors,
+) -> TokenStream {
     let mut out = TokenStream::new();
     let mut at_start = stmts;
     let mut i = 0;
@@ -148,7 +158,10 @@ fn mark_tokens(tokens: &[TokenTree], level: Level, stmts: bool, errors: &mut Err
         let tt = &tokens[i];
         let next = tokens.get(i + 1);
         // Outer attributes keep a statement start.
-        if at_start && is_punct(Some(tt), '#') && matches!(next, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket) {
+        if at_start
+            && is_punct(Some(tt), '#')
+            && matches!(next, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket)
+        {
             out.extend([tt.clone(), next.cloned().unwrap_or_else(|| tt.clone())]);
             i += 2;
             continue;
@@ -157,12 +170,18 @@ fn mark_tokens(tokens: &[TokenTree], level: Level, stmts: bool, errors: &mut Err
             if id == "spawn" {
                 // A form position: a statement start, or right after a statement-level `=`
                 // or a match arm's `=>` (those end at `;` / `,`).
-                let after_eq = stmts && is_punct(i.checked_sub(1).map(|j| &tokens[j]), '=') && standalone_eq(tokens, i - 1);
+                let after_eq = stmts
+                    && is_punct(i.checked_sub(1).map(|j| &tokens[j]), '=')
+                    && standalone_eq(tokens, i - 1);
                 let after_arrow = stmts && is_arrow(tokens, i);
                 let form_pos = at_start || after_eq || after_arrow;
                 if form_pos && (starts_future(next)) {
                     let paren = matches!(next, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis);
-                    let end = if after_arrow { find_punct(tokens, i + 1, &[',', ';']) } else { find_punct(tokens, i + 1, &[';']) };
+                    let end = if after_arrow {
+                        find_punct(tokens, i + 1, &[',', ';'])
+                    } else {
+                        find_punct(tokens, i + 1, &[';'])
+                    };
                     let expr = mark_tokens(&tokens[i + 1..end], level, false, errors);
                     let name = if paren { SPAWN_PAREN } else { SPAWN_KW };
                     out.extend(marker(name, id.span(), expr));
@@ -170,7 +189,8 @@ fn mark_tokens(tokens: &[TokenTree], level: Level, stmts: bool, errors: &mut Err
                     i = end;
                     continue;
                 }
-                let nothing_after = next.is_none() || is_punct(next, ';') || (after_arrow && is_punct(next, ','));
+                let nothing_after =
+                    next.is_none() || is_punct(next, ';') || (after_arrow && is_punct(next, ','));
                 let may_be_shorthand = level == Level::Nested && i == 0 && stmts && next.is_none();
                 if form_pos && nothing_after && !may_be_shorthand {
                     errors.push(syn::Error::new(
@@ -248,7 +268,9 @@ fn mark_tokens(tokens: &[TokenTree], level: Level, stmts: bool, errors: &mut Err
 /// Is `tokens[k]` an `=` that is an assignment or a `let` initialiser (not part of `==`,
 /// `+=`, `<=`, `=>`, ...)?
 fn standalone_eq(tokens: &[TokenTree], k: usize) -> bool {
-    let TokenTree::Punct(p) = &tokens[k] else { return false };
+    let TokenTree::Punct(p) = &tokens[k] else {
+        return false;
+    };
     if p.as_char() != '=' || p.spacing() != Spacing::Alone {
         return false;
     }
@@ -303,7 +325,12 @@ pub(crate) struct Rewriter<'a> {
 
 impl<'a> Rewriter<'a> {
     pub(crate) fn new(tg: Ident, errors: &'a mut Errors) -> Self {
-        Rewriter { tg, ctx: Vec::new(), errors, used_tg: false }
+        Rewriter {
+            tg,
+            ctx: Vec::new(),
+            errors,
+            used_tg: false,
+        }
     }
 
     fn here(&self) -> Ctx {
@@ -320,7 +347,9 @@ impl<'a> Rewriter<'a> {
     /// If `mac` is a marker, the replacement expression.
     fn replace(&mut self, mac: &syn::Macro) -> Option<Expr> {
         let name = mac.path.get_ident()?;
-        let kind = [SPAWN_KW, SPAWN_PAREN, CANCEL].into_iter().find(|k| name == k)?;
+        let kind = [SPAWN_KW, SPAWN_PAREN, CANCEL]
+            .into_iter()
+            .find(|k| name == k)?;
         let span = name.span();
         let here = self.here();
         let tg = Ident::new(&self.tg.to_string(), Span::mixed_site().located_at(span));
@@ -413,7 +442,8 @@ impl VisitMut for Rewriter<'_> {
                     Some(e) => e.to_token_stream(),
                     None => quote_spanned!(span=> ()),
                 };
-                *expr = Expr::Verbatim(quote_spanned!(span=> #ret ::core::result::Result::Ok(#value)));
+                *expr =
+                    Expr::Verbatim(quote_spanned!(span=> #ret ::core::result::Result::Ok(#value)));
             }
             _ => visit_mut::visit_expr_mut(self, expr),
         }
@@ -425,7 +455,11 @@ impl VisitMut for Rewriter<'_> {
 }
 
 /// Both passes over a body: marks, parses and rewrites. Returns the statements.
-pub(crate) fn rewrite_body(tokens: TokenStream, tg: &Ident, errors: &mut Errors) -> syn::Result<(Vec<Stmt>, bool)> {
+pub(crate) fn rewrite_body(
+    tokens: TokenStream,
+    tg: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<(Vec<Stmt>, bool)> {
     let marked = mark(tokens, Level::Top, errors);
     let mut stmts = parse_stmts(marked)?;
     let mut rw = Rewriter::new(tg.clone(), errors);
@@ -443,7 +477,13 @@ mod tests {
     fn marked(ts: TokenStream) -> (String, Vec<String>) {
         let mut errors = Errors::default();
         let out = s(mark(ts, Level::Top, &mut errors));
-        (out, errors.take().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default())
+        (
+            out,
+            errors
+                .take()
+                .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+                .unwrap_or_default(),
+        )
     }
 
     fn rewritten(ts: TokenStream) -> (String, Vec<String>) {
@@ -456,7 +496,13 @@ mod tests {
                 String::new()
             }
         };
-        (out, errors.take().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default())
+        (
+            out,
+            errors
+                .take()
+                .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+                .unwrap_or_default(),
+        )
     }
 
     fn s(ts: TokenStream) -> String {
@@ -523,9 +569,13 @@ mod tests {
 
     #[test]
     fn spawn_call_in_closure_stays_a_call() {
-        let (out, errs) = rewritten(quote! { let f = || { spawn(x); }; let g = async { spawn(y) }; });
+        let (out, errs) =
+            rewritten(quote! { let f = || { spawn(x); }; let g = async { spawn(y) }; });
         assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(out, s(quote! { let f = || { spawn(x); }; let g = async { spawn(y) }; }));
+        assert_eq!(
+            out,
+            s(quote! { let f = || { spawn(x); }; let g = async { spawn(y) }; })
+        );
     }
 
     #[test]

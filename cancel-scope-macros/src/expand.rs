@@ -41,9 +41,24 @@ pub(crate) struct Expansion {
 impl Expansion {
     /// The errors (as `compile_error!`s) followed by the code.
     pub(crate) fn into_token_stream(self) -> TokenStream {
-        let mut out = self.errors.map(|e| e.to_compile_error()).unwrap_or_default();
+        let mut out = self
+            .errors
+            .map(|e| e.to_compile_error())
+            .unwrap_or_default();
         out.extend(self.tokens);
         out
+    }
+
+    /// The errors (as `compile_error!` statements) and the code, as one block expression.
+    pub(crate) fn into_expr(self) -> TokenStream {
+        match self.errors {
+            None => self.tokens,
+            Some(e) => {
+                let errors = e.to_compile_error();
+                let tokens = self.tokens;
+                quote!({ #errors #tokens })
+            }
+        }
     }
 }
 
@@ -76,7 +91,12 @@ fn builder(config: &Config, error_ty: Option<&syn::Type>) -> TokenStream {
 }
 
 /// The scope expression for a rewritten body.
-pub(crate) fn scope_expr(config: &Config, error_ty: Option<&syn::Type>, mut stmts: Vec<Stmt>, used_tg: bool) -> TokenStream {
+pub(crate) fn scope_expr(
+    config: &Config,
+    error_ty: Option<&syn::Type>,
+    mut stmts: Vec<Stmt>,
+    used_tg: bool,
+) -> TokenStream {
     let scope = mixed("__scope");
     let tg = mixed("__tg");
     let v = mixed("__v");
@@ -141,14 +161,23 @@ pub(crate) fn cancel_scope(input: TokenStream) -> Expansion {
             fallback_expr(&config, error_ty.as_ref())
         }
     };
-    Expansion { tokens, errors: errors.take() }
+    Expansion {
+        tokens,
+        errors: errors.take(),
+    }
 }
 
 /// A scope expression of the right type whose body does nothing, for a body that did not
 /// parse (so rustc reports our error, not a cascade).
 fn fallback_expr(config: &Config, error_ty: Option<&syn::Type>) -> TokenStream {
-    let stmts = vec![Stmt::Expr(Expr::Verbatim(quote!(::core::unreachable!())), None)];
-    let config = Config { name: None, ..config.clone() };
+    let stmts = vec![Stmt::Expr(
+        Expr::Verbatim(quote!(::core::unreachable!())),
+        None,
+    )];
+    let config = Config {
+        name: None,
+        ..config.clone()
+    };
     scope_expr(&config, error_ty, stmts, false)
 }
 
@@ -176,13 +205,19 @@ pub(crate) fn cancel_scoped(args: TokenStream, item: TokenStream) -> Expansion {
         Err(e) => {
             errors.push(e);
             // Not a function with a body: leave the item as it is.
-            return Expansion { tokens: item, errors: errors.take() };
+            return Expansion {
+                tokens: item,
+                errors: errors.take(),
+            };
         }
     };
     let (error_ty, fn_errors) = validate::validate_fn(&f);
     if let Some(e) = fn_errors {
         errors.push(e);
-        return Expansion { tokens: attr::fallback_fn(&f), errors: errors.take() };
+        return Expansion {
+            tokens: attr::fallback_fn(&f),
+            errors: errors.take(),
+        };
     }
     let stmts = &f.block.stmts;
     let tokens = match body::rewrite_body(quote!(#(#stmts)*), &mixed("__tg"), &mut errors) {
@@ -195,7 +230,10 @@ pub(crate) fn cancel_scoped(args: TokenStream, item: TokenStream) -> Expansion {
             attr::fallback_fn(&f)
         }
     };
-    Expansion { tokens, errors: errors.take() }
+    Expansion {
+        tokens,
+        errors: errors.take(),
+    }
 }
 
 #[cfg(test)]
@@ -267,7 +305,12 @@ mod tests {
         let out = cancel_scope(quote!(as g; deadline = at; g.len()));
         assert!(out.errors.is_none());
         let s = norm(out.tokens);
-        assert!(s.contains(&norm(quote!(::cancel_scope::CancelScope::new().deadline(at);))), "{s}");
+        assert!(
+            s.contains(&norm(
+                quote!(::cancel_scope::CancelScope::new().deadline(at);)
+            )),
+            "{s}"
+        );
         assert!(s.contains(&norm(quote!(let g = __scope.group();))), "{s}");
         assert!(s.contains(&norm(quote!(let __v = { g.len() };))), "{s}");
     }
@@ -275,7 +318,12 @@ mod tests {
     #[test]
     fn errors_come_with_a_fallback_expansion() {
         let out = cancel_scope(quote!(timout = 1; limit = 2; limit = 3; spawn; 5));
-        let errs: Vec<String> = out.errors.unwrap().into_iter().map(|e| e.to_string()).collect();
+        let errs: Vec<String> = out
+            .errors
+            .unwrap()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(norm(out.tokens).contains("run"));
         // A body that does not parse.
@@ -307,21 +355,62 @@ mod tests {
             })),
             "{s}"
         );
-        assert!(s.contains(&norm(quote!(::cancel_scope::CancelScope::<MyErr>::with_error().timeout(d);))), "{s}");
-        assert!(s.contains(&norm(quote!(__tg.spawn(g(x)); let h = __tg.spawn(k());))), "{s}");
+        assert!(
+            s.contains(&norm(
+                quote!(::cancel_scope::CancelScope::<MyErr>::with_error().timeout(d);)
+            )),
+            "{s}"
+        );
+        assert!(
+            s.contains(&norm(quote!(__tg.spawn(g(x)); let h = __tg.spawn(k());))),
+            "{s}"
+        );
         assert!(s.contains("let __v = {"), "{s}");
     }
 
     #[test]
     fn attribute_errors() {
         let e = |args: TokenStream, item: TokenStream| -> Vec<String> {
-            cancel_scoped(args, item).errors.map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default()
+            cancel_scoped(args, item)
+                .errors
+                .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+                .unwrap_or_default()
         };
-        let errs = e(quote!(timout = 1, error = E), quote!(fn f() -> u8 { 1 }));
+        let errs = e(
+            quote!(timout = 1, error = E),
+            quote!(
+                fn f() -> u8 {
+                    1
+                }
+            ),
+        );
         assert_eq!(errs.len(), 4, "{errs:?}");
-        assert!(e(quote!(), quote!(struct S;))[0].contains("only be applied to an `async fn`"));
-        let errs = e(quote!(), quote!(async fn f() -> ScopeResult<()>;));
+        assert!(
+            e(
+                quote!(),
+                quote!(
+                    struct S;
+                )
+            )[0]
+            .contains("only be applied to an `async fn`")
+        );
+        let errs = e(
+            quote!(),
+            quote!(
+                async fn f() -> ScopeResult<()>;
+            ),
+        );
         assert!(errs[0].contains("needs a function body"), "{errs:?}");
-        assert!(e(quote!(), quote!(async fn f() -> ScopeResult<()> { spawn(x); })).is_empty());
+        assert!(
+            e(
+                quote!(),
+                quote!(
+                    async fn f() -> ScopeResult<()> {
+                        spawn(x);
+                    }
+                )
+            )
+            .is_empty()
+        );
     }
 }

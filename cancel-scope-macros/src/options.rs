@@ -48,7 +48,9 @@ impl OptKind {
     /// What the value should look like, for error messages.
     fn expects(self) -> &'static str {
         match self {
-            OptKind::Parent => "one or more task group expressions (`parent = a, b;` or `parent = [a, b];`)",
+            OptKind::Parent => {
+                "one or more task group expressions (`parent = a, b;` or `parent = [a, b];`)"
+            }
             OptKind::Timeout | OptKind::Grace => "a `std::time::Duration` expression",
             OptKind::Deadline => "a `tokio::time::Instant` expression",
             OptKind::Limit => "a `usize` expression",
@@ -133,7 +135,11 @@ pub(crate) fn parse_kind(input: ParseStream<'_>) -> syn::Result<Option<OptKind>>
 
 /// Parses the value of `kind` from `input`, which holds exactly the value's tokens
 /// (macro: everything up to `;`) or is followed by `,` (attribute).
-pub(crate) fn parse_value(kind: OptKind, site: Site, input: ParseStream<'_>) -> syn::Result<OptValue> {
+pub(crate) fn parse_value(
+    kind: OptKind,
+    site: Site,
+    input: ParseStream<'_>,
+) -> syn::Result<OptValue> {
     if input.is_empty() || (site == Site::Attr && input.peek(Token![,])) {
         return Err(input.error(format_args!(
             "`{}` needs a value: {}",
@@ -158,7 +164,9 @@ pub(crate) fn parse_value(kind: OptKind, site: Site, input: ParseStream<'_>) -> 
                 OptValue::Parents(vec![input.parse()?])
             }
         }
-        OptKind::Timeout | OptKind::Deadline | OptKind::Grace | OptKind::Limit => OptValue::Expr(input.parse()?),
+        OptKind::Timeout | OptKind::Deadline | OptKind::Grace | OptKind::Limit => {
+            OptValue::Expr(input.parse()?)
+        }
         OptKind::Error => OptValue::Type(input.parse()?),
         OptKind::Crate => OptValue::Path(input.call(Path::parse_mod_style)?),
     })
@@ -200,7 +208,13 @@ pub(crate) fn unknown_option(name: &Ident, site: Site) -> syn::Error {
     let name_str = name.unraw().to_string();
     let list = valid
         .iter()
-        .map(|v| if *v == "as" { "`as NAME`".to_owned() } else { format!("`{v}`") })
+        .map(|v| {
+            if *v == "as" {
+                "`as NAME`".to_owned()
+            } else {
+                format!("`{v}`")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let what = match site {
@@ -208,11 +222,12 @@ pub(crate) fn unknown_option(name: &Ident, site: Site) -> syn::Error {
         Site::Attr => "`#[cancel_scoped]` argument",
     };
     let mut msg = format!("unknown {what} `{name_str}`");
-    if let Some(s) = suggest(&name_str, valid) {
+    let suggestion = suggest(&name_str, valid);
+    if let Some(s) = suggestion {
         msg.push_str(&format!("; did you mean `{s}`?"));
     }
     msg.push_str(&format!("\nvalid {what}s are: {list}"));
-    if site == Site::Macro {
+    if site == Site::Macro && suggestion.is_none() {
         msg.push_str(
             "\nnote: leading `NAME = VALUE;` lines are options; to start the body with an \
              assignment, put it after another statement or inside a block",
@@ -254,7 +269,9 @@ fn take_until_semi(input: ParseStream<'_>) -> syn::Result<(TokenStream, Option<S
 /// Parses the leading options of `cancel_scope!` and returns them with the remaining body
 /// tokens. Errors in one option do not stop the others from being parsed: every error is
 /// returned, combined.
-pub(crate) fn parse_macro_options(input: ParseStream<'_>) -> (RawOptions, TokenStream, Option<syn::Error>) {
+pub(crate) fn parse_macro_options(
+    input: ParseStream<'_>,
+) -> (RawOptions, TokenStream, Option<syn::Error>) {
     let mut out = RawOptions::default();
     let mut errors: Option<syn::Error> = None;
     let mut push = |e: syn::Error| match &mut errors {
@@ -272,7 +289,11 @@ pub(crate) fn parse_macro_options(input: ParseStream<'_>) -> (RawOptions, TokenS
         if semi.is_none() {
             // `NAME = VALUE` with no `;`: the end of the input. Treat it as an option line
             // anyway (a body that is a single assignment makes no sense).
-            let span = line.clone().into_iter().last().map_or_else(Span::call_site, |t| t.span());
+            let span = line
+                .clone()
+                .into_iter()
+                .last()
+                .map_or_else(Span::call_site, |t| t.span());
             push(syn::Error::new(span, "expected `;` after this option"));
         }
         let parser = |s: ParseStream<'_>| -> syn::Result<()> {
@@ -303,7 +324,11 @@ pub(crate) fn parse_macro_options(input: ParseStream<'_>) -> (RawOptions, TokenS
                     kind.expects()
                 )));
             }
-            out.opts.push(RawOpt { kind, name_span: name.span(), value });
+            out.opts.push(RawOpt {
+                kind,
+                name_span: name.span(),
+                value,
+            });
             Ok(())
         };
         if let Err(e) = parser.parse2(line) {
@@ -343,7 +368,11 @@ pub(crate) fn parse_attr_options(input: ParseStream<'_>) -> (RawOptions, Option<
             };
             s.parse::<Token![=]>()?;
             let value = parse_value(kind, Site::Attr, s)?;
-            out.opts.push(RawOpt { kind, name_span: name.span(), value });
+            out.opts.push(RawOpt {
+                kind,
+                name_span: name.span(),
+                value,
+            });
             Ok(())
         };
         if let Err(e) = one(input, &mut out) {
@@ -412,7 +441,14 @@ mod tests {
         let kinds: Vec<_> = opts.opts.iter().map(|o| o.kind).collect();
         assert_eq!(
             kinds,
-            [OptKind::Parent, OptKind::Timeout, OptKind::Grace, OptKind::Limit, OptKind::Error, OptKind::Crate]
+            [
+                OptKind::Parent,
+                OptKind::Timeout,
+                OptKind::Grace,
+                OptKind::Limit,
+                OptKind::Error,
+                OptKind::Crate
+            ]
         );
         match &opts.opts[0].value {
             OptValue::Parents(p) => assert_eq!(p.len(), 2),
@@ -437,7 +473,10 @@ mod tests {
         let (opts, body, err) = macro_opts(quote! { limit = 1; let x = 1; timeout = 5; x == 1; });
         assert!(err.is_none());
         assert_eq!(opts.opts.len(), 1);
-        assert_eq!(body.to_string(), quote!(let x = 1; timeout = 5; x == 1;).to_string());
+        assert_eq!(
+            body.to_string(),
+            quote!(let x = 1; timeout = 5; x == 1;).to_string()
+        );
         // `==` and `=>` are not options.
         let (opts, _, err) = macro_opts(quote! { x == 1; });
         assert!(err.is_none() && opts.opts.is_empty());
@@ -474,10 +513,15 @@ mod tests {
         assert!(err.is_none());
         assert_eq!(opts.names.len(), 1);
         assert_eq!(opts.opts.len(), 4);
-        let (opts, err) = parser.parse2(quote!(timout = 1, parnt = x, grace = g)).unwrap();
+        let (opts, err) = parser
+            .parse2(quote!(timout = 1, parnt = x, grace = g))
+            .unwrap();
         let msgs: Vec<String> = err.unwrap().into_iter().map(|e| e.to_string()).collect();
         assert_eq!(msgs.len(), 2);
-        assert!(msgs[0].contains("unknown `#[cancel_scoped]` argument `timout`; did you mean `timeout`?"));
+        assert!(
+            msgs[0]
+                .contains("unknown `#[cancel_scoped]` argument `timout`; did you mean `timeout`?")
+        );
         assert!(msgs[1].contains("did you mean `parent`?"));
         assert_eq!(opts.opts.len(), 1);
     }

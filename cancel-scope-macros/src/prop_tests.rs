@@ -39,21 +39,62 @@ fn attr_seeds() -> Vec<(TokenStream, TokenStream)> {
                 }
             },
         ),
-        (quote!(error = E, timout = 1), quote!(fn f() -> u8 { 1 })),
-        (quote!(), quote!(async fn f() -> ScopeResult<()>;)),
+        (
+            quote!(error = E, timout = 1),
+            quote!(
+                fn f() -> u8 {
+                    1
+                }
+            ),
+        ),
+        (
+            quote!(),
+            quote!(
+                async fn f() -> ScopeResult<()>;
+            ),
+        ),
     ]
 }
 
 fn arb_leaf() -> impl Strategy<Value = TokenTree> {
     let idents = prop::sample::select(vec![
-        "spawn", "cancel", "as", "let", "parent", "timeout", "deadline", "grace", "limit", "error", "crate",
-        "async", "move", "fn", "return", "match", "if", "else", "x", "tg", "self", "macro_rules",
+        "spawn",
+        "cancel",
+        "as",
+        "let",
+        "parent",
+        "timeout",
+        "deadline",
+        "grace",
+        "limit",
+        "error",
+        "crate",
+        "async",
+        "move",
+        "fn",
+        "return",
+        "match",
+        "if",
+        "else",
+        "x",
+        "tg",
+        "self",
+        "macro_rules",
     ]);
-    let puncts = prop::sample::select(vec![';', '=', ',', '!', '|', '#', ':', '>', '<', '.', '?', '&', '+']);
+    let puncts = prop::sample::select(vec![
+        ';', '=', ',', '!', '|', '#', ':', '>', '<', '.', '?', '&', '+',
+    ]);
     prop_oneof![
         idents.prop_map(|s| TokenTree::Ident(Ident::new(s, Span::call_site()))),
         (puncts, any::<bool>()).prop_map(|(c, joint)| {
-            TokenTree::Punct(Punct::new(c, if joint { Spacing::Joint } else { Spacing::Alone }))
+            TokenTree::Punct(Punct::new(
+                c,
+                if joint {
+                    Spacing::Joint
+                } else {
+                    Spacing::Alone
+                },
+            ))
         }),
         any::<u8>().prop_map(|n| TokenTree::Literal(Literal::u8_unsuffixed(n))),
     ]
@@ -64,12 +105,21 @@ fn arb_tokens() -> impl Strategy<Value = TokenStream> {
     leaf.prop_recursive(4, 64, 8, |inner| {
         (
             prop::collection::vec(inner, 0..8),
-            prop::sample::select(vec![Delimiter::Brace, Delimiter::Parenthesis, Delimiter::Bracket, Delimiter::None]),
+            prop::sample::select(vec![
+                Delimiter::Brace,
+                Delimiter::Parenthesis,
+                Delimiter::Bracket,
+                Delimiter::None,
+            ]),
             any::<bool>(),
         )
             .prop_map(|(parts, delim, wrap)| {
                 let flat: TokenStream = parts.into_iter().flatten().collect();
-                if wrap { vec![TokenTree::Group(Group::new(delim, flat))] } else { flat.into_iter().collect() }
+                if wrap {
+                    vec![TokenTree::Group(Group::new(delim, flat))]
+                } else {
+                    flat.into_iter().collect()
+                }
             })
     })
     .prop_map(|v| v.into_iter().collect())
@@ -144,11 +194,15 @@ fn mutate_shallow(ts: TokenStream, m: &Mutation) -> TokenStream {
 fn run_macro(ts: TokenStream) {
     let mut errors = Errors::default();
     let _ = body::mark(ts.clone(), Level::Top, &mut errors);
-    let _ = body::rewrite_body(ts.clone(), &Ident::new("__tg", Span::mixed_site()), &mut errors);
+    let _ = body::rewrite_body(
+        ts.clone(),
+        &Ident::new("__tg", Span::mixed_site()),
+        &mut errors,
+    );
     let out = expand::cancel_scope(ts);
     // Either code, or errors (rendered as `compile_error!`), comes back.
     assert!(out.errors.is_some() || !out.tokens.is_empty());
-    let _ = out.into_token_stream();
+    let _ = out.into_expr();
 }
 
 fn run_attr(args: TokenStream, item: TokenStream) {

@@ -59,20 +59,32 @@ pub(crate) fn validate_options(raw: RawOptions, site: Site) -> (Config, Option<s
     let mut names = raw.names.into_iter();
     config.name = names.next();
     for extra in names {
-        push(&mut errors, syn::Error::new(extra.span(), "the task group is named more than once (`as NAME` may appear once)"));
+        push(
+            &mut errors,
+            syn::Error::new(
+                extra.span(),
+                "the task group is named more than once (`as NAME` may appear once)",
+            ),
+        );
     }
     let mut seen: Vec<(OptKind, Span)> = Vec::new();
     for opt in raw.opts {
         if seen.iter().any(|(k, _)| *k == opt.kind) {
             push(
                 &mut errors,
-                syn::Error::new(opt.name_span, format_args!("`{}` is set multiple times; set it once", opt.kind.name())),
+                syn::Error::new(
+                    opt.name_span,
+                    format_args!("`{}` is set multiple times; set it once", opt.kind.name()),
+                ),
             );
             continue;
         }
         seen.push((opt.kind, opt.name_span));
         if matches!(opt.kind, OptKind::Timeout | OptKind::Deadline) {
-            if let Some((other, _)) = seen.iter().find(|(k, _)| *k != opt.kind && matches!(k, OptKind::Timeout | OptKind::Deadline)) {
+            if let Some((other, _)) = seen
+                .iter()
+                .find(|(k, _)| *k != opt.kind && matches!(k, OptKind::Timeout | OptKind::Deadline))
+            {
                 push(
                     &mut errors,
                     syn::Error::new(
@@ -109,7 +121,10 @@ pub(crate) fn validate_options(raw: RawOptions, site: Site) -> (Config, Option<s
             (OptKind::Crate, OptValue::Path(p)) => config.krate = p.to_token_stream(),
             (kind, _) => push(
                 &mut errors,
-                syn::Error::new(opt.name_span, format_args!("internal error: bad value for `{}`", kind.name())),
+                syn::Error::new(
+                    opt.name_span,
+                    format_args!("internal error: bad value for `{}`", kind.name()),
+                ),
             ),
         }
     }
@@ -129,7 +144,9 @@ pub(crate) fn scope_result_args(ty: &Type) -> Option<(Type, Option<Type>)> {
     if last.ident != "ScopeResult" {
         return None;
     }
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     let mut types = args.args.iter().map(|a| match a {
         GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
@@ -143,6 +160,15 @@ pub(crate) fn scope_result_args(ty: &Type) -> Option<(Type, Option<Type>)> {
         return None;
     }
     Some((t, e))
+}
+
+/// A type as a user would write it, for messages (`std::io::Error`, not `std :: io :: Error`).
+fn type_string(ty: &Type) -> String {
+    let mut s = ty.to_token_stream().to_string();
+    for (from, to) in [(" :: ", "::"), (":: ", "::"), (" < ", "<"), ("< ", "<"), (" >", ">"), (" ,", ","), ("& ", "&"), ("( ", "("), (" )", ")")] {
+        s = s.replace(from, to);
+    }
+    s
 }
 
 /// Checks the function of `#[cancel_scoped]`: `async`, returning `ScopeResult<..>`. Returns
@@ -183,7 +209,7 @@ pub(crate) fn validate_fn(f: &ItemFn) -> (Option<Type>, Option<syn::Error>) {
                     format_args!(
                         "a `#[cancel_scoped]` fn must return `ScopeResult<T>` or `ScopeResult<T, E>`, not `{}`: \
                          the body's value becomes `T` and `?` works on `E`",
-                        ty.to_token_stream().to_string().replace(" < ", "<").replace(" >", ">").replace(" ,", ",")
+                        type_string(ty)
                     ),
                 ),
             ),
@@ -199,10 +225,16 @@ mod tests {
     use syn::parse::{ParseStream, Parser as _};
 
     fn macro_config(ts: TokenStream) -> (Config, Vec<String>) {
-        let (raw, _, err) = (|s: ParseStream<'_>| Ok(parse_macro_options(s))).parse2(ts).unwrap();
+        let (raw, _, err) = (|s: ParseStream<'_>| Ok(parse_macro_options(s)))
+            .parse2(ts)
+            .unwrap();
         assert!(err.is_none());
         let (config, err) = validate_options(raw, Site::Macro);
-        (config, err.map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default())
+        (
+            config,
+            err.map(|e| e.into_iter().map(|e| e.to_string()).collect())
+                .unwrap_or_default(),
+        )
     }
 
     #[test]
@@ -222,11 +254,16 @@ mod tests {
 
     #[test]
     fn error_in_attribute() {
-        let (raw, err) = (|s: ParseStream<'_>| Ok(parse_attr_options(s))).parse2(quote!(error = io::Error, limit = 2)).unwrap();
+        let (raw, err) = (|s: ParseStream<'_>| Ok(parse_attr_options(s)))
+            .parse2(quote!(error = io::Error, limit = 2))
+            .unwrap();
         assert!(err.is_none());
         let (config, err) = validate_options(raw, Site::Attr);
         let msg = err.unwrap().to_string();
-        assert!(msg.contains("the error type comes from the return type"), "{msg}");
+        assert!(
+            msg.contains("the error type comes from the return type"),
+            "{msg}"
+        );
         assert!(config.limit.is_some() && config.error_ty.is_none());
     }
 
@@ -239,9 +276,19 @@ mod tests {
 
     #[test]
     fn return_types() {
-        let t = |ts: TokenStream| scope_result_args(&syn::parse2(ts).unwrap()).map(|(t, e)| (t.to_token_stream().to_string(), e.map(|e| e.to_token_stream().to_string())));
+        let t = |ts: TokenStream| {
+            scope_result_args(&syn::parse2(ts).unwrap()).map(|(t, e)| {
+                (
+                    t.to_token_stream().to_string(),
+                    e.map(|e| e.to_token_stream().to_string()),
+                )
+            })
+        };
         assert_eq!(t(quote!(ScopeResult<u32>)), Some(("u32".into(), None)));
-        assert_eq!(t(quote!(cancel_scope::ScopeResult<(), io::Error>)), Some(("()".into(), Some("io :: Error".into()))));
+        assert_eq!(
+            t(quote!(cancel_scope::ScopeResult<(), io::Error>)),
+            Some(("()".into(), Some("io :: Error".into())))
+        );
         assert_eq!(t(quote!(Result<u32, E>)), None);
         assert_eq!(t(quote!(ScopeResult)), None);
         assert_eq!(t(quote!(ScopeResult<'a, u8>)), None);
@@ -250,15 +297,34 @@ mod tests {
 
     #[test]
     fn fn_checks_are_combined() {
-        let f: ItemFn = syn::parse2(quote!(fn f() -> u32 { 1 })).unwrap();
+        let f: ItemFn = syn::parse2(quote!(
+            fn f() -> u32 {
+                1
+            }
+        ))
+        .unwrap();
         let (_, err) = validate_fn(&f);
         let errs: Vec<String> = err.unwrap().into_iter().map(|e| e.to_string()).collect();
         assert_eq!(errs.len(), 2);
         assert!(errs[0].contains("only works on an `async fn`"));
         assert!(errs[1].contains("not `u32`"));
-        let f: ItemFn = syn::parse2(quote!(async fn f() { })).unwrap();
-        assert!(validate_fn(&f).1.unwrap().to_string().contains("add `-> ScopeResult<()>`"));
-        let f: ItemFn = syn::parse2(quote!(async fn f(&self) -> ScopeResult<u8, E> { 1 })).unwrap();
+        let f: ItemFn = syn::parse2(quote!(
+            async fn f() {}
+        ))
+        .unwrap();
+        assert!(
+            validate_fn(&f)
+                .1
+                .unwrap()
+                .to_string()
+                .contains("add `-> ScopeResult<()>`")
+        );
+        let f: ItemFn = syn::parse2(quote!(
+            async fn f(&self) -> ScopeResult<u8, E> {
+                1
+            }
+        ))
+        .unwrap();
         let (e, err) = validate_fn(&f);
         assert!(err.is_none());
         assert_eq!(e.unwrap().to_token_stream().to_string(), "E");

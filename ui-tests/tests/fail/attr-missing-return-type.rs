@@ -1,0 +1,10 @@
+use cancel_scope::cancel_scoped;
+
+#[cancel_scoped]
+async fn run() {
+    spawn(async {});
+}
+
+fn main() {
+    drop(run());
+}

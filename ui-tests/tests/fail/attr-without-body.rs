@@ -1,0 +1,8 @@
+use cancel_scope::{cancel_scoped, ScopeResult};
+
+trait Service {
+    #[cancel_scoped]
+    async fn run(&self) -> ScopeResult<u32>;
+}
+
+fn main() {}

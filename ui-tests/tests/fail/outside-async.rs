@@ -1,0 +1,7 @@
+use cancel_scope::cancel_scope;
+
+fn main() {
+    let _ = cancel_scope! {
+        1
+    };
+}

@@ -1,6 +1,13 @@
-//! Procedural macros for [`cancel-scope`](https://docs.rs/cancel-scope).
+//! Procedural macros for [`cancel-scope`](https://docs.rs/cancel-scope): the `cancel_scope!`
+//! DSL and the `#[cancel_scoped]` attribute.
 //!
-//! Use them through the `cancel_scope` crate, which re-exports them.
+//! Use them through the `cancel_scope` crate, which re-exports them. Both expand to calls of
+//! `cancel_scope`'s public API only (`CancelScope`, `TaskGroup`), so what they do is exactly what
+//! the runtime documents.
+//!
+//! Internally: thin entry points here, then `options` (parsing the options), `body` (finding and
+//! rewriting the body forms), `validate` (every check, all errors reported together) and
+//! `expand` (the generated code), all on `proc_macro2`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -16,13 +23,323 @@ mod prop_tests;
 
 use proc_macro::TokenStream;
 
-/// Runs a block of statements as the body of a cancel scope. See the `cancel_scope` crate.
+/// Runs a block of statements as the body of a cancel scope, and awaits it.
+///
+/// `cancel_scope! { .. }` is an expression of type
+/// `ScopeResult<T, E> = Result<Outcome<T>, GroupError<E>>`; the macro awaits the scope itself
+/// (no `.await` after it), so it can only be used inside `async` code. The body runs in the
+/// caller's task: it may borrow locals and need not be `Send` or `'static`.
+///
+/// # Options
+///
+/// Options come first, each at most once, each ending with `;`:
+///
+/// | option | meaning |
+/// | --- | --- |
+/// | `as tg;` | binds `tg` to the scope's `TaskGroup<E>` (clone it to move it into tasks) |
+/// | `parent = a, b;` or `parent = [a, b];` | links the scope to these groups (`CancelScope::parent`) |
+/// | `timeout = DURATION;` | cancels the group `DURATION` after the scope starts (reason `Deadline`) |
+/// | `deadline = INSTANT;` | the same at a `tokio::time::Instant`; excludes `timeout` |
+/// | `grace = DURATION;` | on cancel, tasks get this long to finish before they are aborted |
+/// | `limit = N;` | at most `N` tasks run at once; further spawns queue |
+/// | `error = Type;` | the group's error type (default `BoxError`) |
+/// | `crate = path;` | path of the runtime crate, for re-exporters (default `::cancel_scope`) |
+///
+/// After the first statement, `NAME = EXPR;` is an ordinary assignment (a macro cannot see local
+/// variables), so an option written late is reported by rustc as an unknown variable. An unknown
+/// NAME in the leading lines is an error ("did you mean"); to begin a body with an assignment,
+/// put it after another statement or inside a block.
+///
+/// # Body forms
+///
+/// The body is ordinary Rust plus three forms, recognised at the start of a statement in the
+/// body and its nested blocks (`if`, `match`, loops, plain blocks), after `let PAT =` or
+/// `place =`, and right after a match arm's `=>`:
+///
+/// - `spawn EXPR;` spawns the future `EXPR` into the group (`TaskGroup::spawn`). `spawn (x);`
+///   and `spawn(x);` spawn `x`; a function named `spawn` is called by path (`self::spawn(x)`).
+/// - `let h = spawn EXPR;` keeps the `TaskHandle<T>`.
+/// - `cancel;` cancels the group; the statements after it never run (it has type `!`, so it can
+///   end a `match` arm).
+///
+/// A trailing expression is the body's value; `return EXPR` ends the body with that value;
+/// `?` works on the group's error type `E`. The forms are not recognised inside closures,
+/// `async` blocks, nested items or macro calls (a nested `cancel_scope!` handles its own); there
+/// `spawn EXPR` and `cancel;` are compile errors that tell you to name the group (`as tg;`) and
+/// call `tg.spawn(..)` / `tg.cancel()`, while `spawn(x)` stays ordinary Rust (it may be
+/// `tokio::spawn`).
+///
+/// # Examples
+///
+/// Every option and form:
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_scope::{cancel_scope, BoxError, CancelReason, Outcome, ScopeResult};
+///
+/// #[derive(Debug)]
+/// struct FetchError;
+///
+/// async fn fetch(n: u32) -> Result<u32, FetchError> {
+///     tokio::time::sleep(Duration::from_millis(u64::from(n))).await;
+///     Ok(n * 10)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let out: ScopeResult<u32> = cancel_scope! {
+///     as outer;                                   // name the group
+///     let inner: ScopeResult<u32, FetchError> = cancel_scope! {
+///         as tg;
+///         parent = outer;                         // linked: a cancel here cancels `outer` too
+///         timeout = Duration::from_secs(5);       // or: deadline = tokio::time::Instant::now() + ..;
+///         grace = Duration::from_millis(100);     // clean-up time for cancelled tasks
+///         limit = 2;                              // at most two tasks at once
+///         error = FetchError;                     // the group's error type
+///         crate = ::cancel_scope;                 // for re-exporters
+///         for n in 1..=3 {
+///             spawn fetch(n);                     // spawn a task
+///         }
+///         let h = spawn fetch(4);                 // ... and keep its handle
+///         let first = h.await.unwrap_or(0);
+///         if tg.is_cancelled() {
+///             cancel;                             // cancel the group; nothing after runs
+///         }
+///         first + 2                               // the body's value
+///     };
+///     inner.unwrap().completed().unwrap_or(0)
+/// };
+/// assert_eq!(out.unwrap(), Outcome::Completed(42));
+///
+/// // `cancel;` stops every task and leaves the scope without an error.
+/// let out = cancel_scope! {
+///     for secs in 1..=4 {
+///         spawn tokio::time::sleep(Duration::from_secs(secs));
+///     }
+///     cancel;
+/// };
+/// assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+///
+/// // `?` works in the body; errors of tasks and body are collected.
+/// let out: ScopeResult<u32> = cancel_scope! {
+///     spawn async { Err::<(), BoxError>("task failed".into()) };
+///     let n: u32 = "12".parse()?;
+///     n
+/// };
+/// assert_eq!(out.unwrap_err().first().to_string(), "task failed");
+/// # }
+/// ```
+///
+/// # Common mistakes
+///
+/// A task must be `Send` (it runs on the runtime's workers):
+///
+/// ```compile_fail
+/// # use cancel_scope::cancel_scope;
+/// # async fn f() {
+/// let _ = cancel_scope! {
+///     spawn async {
+///         let shared = std::rc::Rc::new(1);
+///         tokio::task::yield_now().await;
+///         drop(shared);
+///     };
+/// };
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// ```text
+/// error: future cannot be sent between threads safely
+///   |     spawn async {
+///   |     ^^^^^ future created by async block is not `Send`
+/// note: future is not `Send` as this value is used across an await
+/// ```
+///
+/// A task must be `'static`: it cannot borrow the caller's locals (move a clone in instead):
+///
+/// ```compile_fail,E0597
+/// # use cancel_scope::cancel_scope;
+/// # async fn f() {
+/// let name = String::from("task");
+/// let _ = cancel_scope! {
+///     spawn async { println!("{name}") };
+/// };
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// ```text
+/// error[E0597]: `name` does not live long enough
+///   |     spawn async { println!("{name}") };
+///   |     ----- argument requires that `name` is borrowed for `'static`
+/// ```
+///
+/// The macro awaits, so it needs `async` code:
+///
+/// ```compile_fail,E0728
+/// # use cancel_scope::cancel_scope;
+/// fn main() {
+///     let _ = cancel_scope! { 1 };
+/// }
+/// ```
+///
+/// ```text
+/// error[E0728]: `await` is only allowed inside `async` functions and blocks
+/// ```
+///
+/// An unknown option:
+///
+/// ```compile_fail
+/// # use cancel_scope::cancel_scope;
+/// # async fn f(tg: cancel_scope::TaskGroup) {
+/// let _ = cancel_scope! {
+///     parents = tg;
+///     1
+/// };
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// ```text
+/// error: unknown option `parents`; did you mean `parent`?
+///        valid options are: `as NAME`, `parent`, `timeout`, `deadline`, `grace`, `limit`, `error`, `crate`
+/// ```
+///
+/// The forms do not work inside closures and `async` blocks:
+///
+/// ```compile_fail
+/// # use cancel_scope::cancel_scope;
+/// # async fn f() {
+/// let _ = cancel_scope! {
+///     let stop = async { cancel; };
+///     stop.await;
+/// };
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// ```text
+/// error: `cancel;` cannot be used inside an `async` block: the forms only work in the scope body
+///        and its plain blocks; name the task group with `as tg;` and call `tg.cancel()` here
+/// ```
 #[proc_macro]
 pub fn cancel_scope(input: TokenStream) -> TokenStream {
     expand::cancel_scope(input.into()).into_expr().into()
 }
 
-/// Turns the body of an `async fn` into a cancel scope body. See the `cancel_scope` crate.
+/// Makes the body of an `async fn` the body of a cancel scope.
+///
+/// The function must be an `async fn` with a body (free function, method or generic function)
+/// declared `-> ScopeResult<T, E>` or `-> ScopeResult<T>` (any path ending in `ScopeResult`; the
+/// default `E` is `BoxError`). Its signature stays exactly as written; the body's value is `T`,
+/// `?` works on `E` and `return EXPR` returns `T`.
+///
+/// Arguments, all optional, separated by commas: `as tg`, `parent = [a, b]` (or `parent = a`),
+/// `timeout = EXPR` or `deadline = EXPR`, `grace = EXPR`, `limit = EXPR`, `crate = path`. They
+/// mean what the options of [`cancel_scope!`] mean; the expressions may use the function's
+/// parameters. `error = ..` is not accepted: the error type comes from the return type.
+///
+/// Because an attribute receives only code that already parses as Rust, the body forms are
+/// written `spawn(EXPR);`, `let h = spawn(EXPR);` and `cancel;`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_scope::{cancel_scoped, BoxError, CancelReason, Outcome, ScopeResult, TaskGroup};
+///
+/// #[cancel_scoped]
+/// async fn double(n: u64) -> ScopeResult<u64> {
+///     let h = spawn(async move { Ok::<_, BoxError>(n * 2) });
+///     h.await.unwrap_or(0)
+/// }
+///
+/// struct Crawler {
+///     pages: Vec<u64>,
+/// }
+///
+/// impl Crawler {
+///     #[cancel_scoped(as tg, limit = 2, timeout = Duration::from_secs(5), grace = Duration::ZERO)]
+///     async fn crawl(&self, stop_early: bool) -> ScopeResult<usize> {
+///         for &ms in &self.pages {
+///             spawn(tokio::time::sleep(Duration::from_millis(ms)));
+///         }
+///         if stop_early {
+///             cancel;
+///         }
+///         tg.len()
+///     }
+/// }
+///
+/// #[cancel_scoped(parent = [parent], crate = ::cancel_scope)]
+/// async fn parse_all<T: std::str::FromStr + Send + 'static>(
+///     parent: &TaskGroup,
+///     text: &str,
+/// ) -> ScopeResult<Vec<T>>
+/// where
+///     T::Err: std::error::Error + Send + Sync + 'static,
+/// {
+///     let mut out = Vec::new();
+///     for part in text.split(',') {
+///         out.push(part.parse::<T>()?);
+///     }
+///     out
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(double(21).await.unwrap(), Outcome::Completed(42));
+/// let crawler = Crawler { pages: vec![1, 2, 3] };
+/// assert_eq!(crawler.crawl(true).await.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+/// let scope = cancel_scope::CancelScope::new();
+/// let tg = scope.group();
+/// assert_eq!(parse_all::<u8>(&tg, "1,2").await.unwrap(), Outcome::Completed(vec![1, 2]));
+/// assert!(parse_all::<u8>(&tg, "1,x").await.is_err());
+/// # }
+/// ```
+///
+/// # Common mistakes
+///
+/// ```compile_fail
+/// # use cancel_scope::{cancel_scoped, ScopeResult};
+/// #[cancel_scoped]
+/// fn run() -> ScopeResult<u32> {
+///     1
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ```text
+/// error: `#[cancel_scoped]` only works on an `async fn`: the scope awaits its tasks; write `async fn`
+/// ```
+///
+/// ```compile_fail
+/// # use cancel_scope::cancel_scoped;
+/// #[cancel_scoped]
+/// async fn run() -> Result<u32, std::io::Error> {
+///     Ok(1)
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ```text
+/// error: a `#[cancel_scoped]` fn must return `ScopeResult<T>` or `ScopeResult<T, E>`, not
+///        `Result<u32, std::io::Error>`: the body's value becomes `T` and `?` works on `E`
+/// ```
+///
+/// ```compile_fail
+/// # use cancel_scope::{cancel_scoped, ScopeResult};
+/// #[cancel_scoped(error = std::io::Error)]
+/// async fn run() -> ScopeResult<u32> {
+///     1
+/// }
+/// # fn main() {}
+/// ```
+///
+/// ```text
+/// error: `error` cannot be set in `#[cancel_scoped]`: the error type comes from the return type;
+///        declare the function as `-> ScopeResult<T, YourError>`
+/// ```
 #[proc_macro_attribute]
 pub fn cancel_scoped(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cancel_scoped(args.into(), item.into())

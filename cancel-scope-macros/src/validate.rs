@@ -165,7 +165,17 @@ pub(crate) fn scope_result_args(ty: &Type) -> Option<(Type, Option<Type>)> {
 /// A type as a user would write it, for messages (`std::io::Error`, not `std :: io :: Error`).
 fn type_string(ty: &Type) -> String {
     let mut s = ty.to_token_stream().to_string();
-    for (from, to) in [(" :: ", "::"), (":: ", "::"), (" < ", "<"), ("< ", "<"), (" >", ">"), (" ,", ","), ("& ", "&"), ("( ", "("), (" )", ")")] {
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+    ] {
         s = s.replace(from, to);
     }
     s

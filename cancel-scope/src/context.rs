@@ -16,16 +16,18 @@ thread_local! {
 pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R {
     struct Restore<'a> {
         slot: &'a mut Option<Arc<Core>>,
-        prev: Option<Option<Arc<Core>>>,
+        prev: Option<Arc<Core>>,
     }
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
-            if let Some(prev) = self.prev.take() {
-                let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));
-            }
+            let prev = self.prev.take();
+            let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));
         }
     }
-    let prev = CURRENT.try_with(|c| c.replace(slot.take())).ok();
+    // During thread teardown the slot may be gone: then poll without a current scope.
+    let Ok(prev) = CURRENT.try_with(|c| c.replace(slot.take())) else {
+        return f();
+    };
     let _restore = Restore { slot, prev };
     f()
 }

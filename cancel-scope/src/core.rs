@@ -93,6 +93,14 @@ struct Limiter {
     queue: VecDeque<Slot>,
 }
 
+impl Limiter {
+    /// The queue slot of a waiting ticket (`ticket >= base`).
+    fn slot(&mut self, ticket: u64) -> Option<&mut Slot> {
+        let index = usize::try_from(ticket - self.base).ok()?;
+        self.queue.get_mut(index)
+    }
+}
+
 enum Slot {
     Waiting(Option<Waker>),
     Dropped,
@@ -201,12 +209,9 @@ impl Core {
         }
     }
 
-    /// The runtime to spawn on: the captured one, else the current one.
-    pub(crate) fn runtime(&self) -> Option<Handle> {
-        match self.handle.get() {
-            Some(handle) => Some(handle.clone()),
-            None => Handle::try_current().ok(),
-        }
+    /// The runtime captured by the group, if any.
+    pub(crate) fn captured_runtime(&self) -> Option<&Handle> {
+        self.handle.get()
     }
 
     // ----- configuration (builder) -----
@@ -229,7 +234,7 @@ impl Core {
                     running: 0,
                     base: 0,
                     queue: VecDeque::new(),
-                })
+                });
             }
         }
     }
@@ -323,7 +328,7 @@ impl Core {
             } else if let Some(group) = releases.pop() {
                 let mut st = lock(&group.state);
                 st.adopted -= 1;
-                group.after_task_removed(&mut st, &mut next);
+                st.after_task_removed(&mut next);
                 drop(st);
                 group
             } else {
@@ -430,7 +435,7 @@ impl Core {
             };
             if entry.ended_early {
                 st.tasks.remove(key);
-                self.after_task_removed(st, &mut deferred);
+                st.after_task_removed(&mut deferred);
             } else {
                 let abort_now =
                     st.dropped || (!entry.shielded && self.is_cancelled() && st.grace_over);
@@ -459,8 +464,7 @@ impl Core {
         if ticket < limiter.base {
             return GateState::Admitted;
         }
-        let index = (ticket - limiter.base) as usize;
-        if let Some(Slot::Waiting(slot)) = limiter.queue.get_mut(index) {
+        if let Some(Slot::Waiting(slot)) = limiter.slot(ticket) {
             match slot {
                 Some(w) if w.will_wake(waker) => {}
                 _ => *slot = Some(waker.clone()),
@@ -482,8 +486,7 @@ impl Core {
                     Admission::Admitted => true,
                     Admission::Queued(ticket) if ticket < limiter.base => true,
                     Admission::Queued(ticket) => {
-                        let index = (ticket - limiter.base) as usize;
-                        if let Some(slot) = limiter.queue.get_mut(index) {
+                        if let Some(slot) = limiter.slot(ticket) {
                             *slot = Slot::Dropped;
                         }
                         false
@@ -498,21 +501,12 @@ impl Core {
                 Some(entry) if entry.abort.is_none() => entry.ended_early = true,
                 Some(_) => {
                     st.tasks.remove(key);
-                    self.after_task_removed(&mut st, &mut deferred);
+                    st.after_task_removed(&mut deferred);
                 }
                 None => {}
             }
         }
         self.run_deferred(deferred);
-    }
-
-    /// Wakes the scope (or releases the adopting scope) when the last task is gone.
-    fn after_task_removed(&self, st: &mut State, out: &mut Deferred) {
-        if st.tasks.is_empty() && st.adopted == 0 {
-            out.wakers.extend(st.scope_waker.take());
-            // Released after our lock is dropped, by `run_deferred`.
-            out.releases.extend(st.adopter.take());
-        }
     }
 
     /// Number of live tasks (running or queued).
@@ -644,11 +638,25 @@ impl Core {
     /// Counts one dropped nested scope whose tasks this scope waits for. `false` if finished.
     fn adopt(&self) -> bool {
         let mut st = lock(&self.state);
-        if st.finished {
+        // A scope that was itself dropped unfinished and handed to an adopter still accounts
+        // for its live tasks (a nested scope dropped in one of them lands here): it keeps
+        // adopting, so the outermost awaiting scope waits for every level.
+        if st.finished && st.adopter.is_none() {
             return false;
         }
         st.adopted += 1;
         true
+    }
+}
+
+impl State {
+    /// Wakes the scope (or releases the adopting scope) when the last task is gone.
+    fn after_task_removed(&mut self, out: &mut Deferred) {
+        if self.tasks.is_empty() && self.adopted == 0 {
+            out.wakers.extend(self.scope_waker.take());
+            // Released after our lock is dropped, by `run_deferred`.
+            out.releases.extend(self.adopter.take());
+        }
     }
 }
 

@@ -18,13 +18,21 @@ pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 /// # async fn main() {
 /// let scope = CancelScope::new();
 /// let tg = scope.group();
-/// tg.spawn(async { Err::<(), BoxError>("task failed".into()) });
+/// let watcher = tg.clone();
+/// // Shielded, so the cancel caused by the body's failure does not abort it: its error, which
+/// // happens after the cancel, is kept too.
+/// tg.spawn_shielded(async move {
+///     watcher.cancelled().await;
+///     Err::<(), BoxError>("flush failed".into())
+/// });
 /// let err = scope
 ///     .run(async { Err::<(), BoxError>("body failed".into()) })
 ///     .await
 ///     .unwrap_err();
 /// assert_eq!(err.len(), 2);
-/// assert!(err.errors().iter().any(|e| e.to_string() == "task failed"));
+/// assert_eq!(err.first().to_string(), "body failed");
+/// assert_eq!(err.errors()[1].to_string(), "flush failed");
+/// assert_eq!(err.to_string(), "2 errors in task group:\n  1: body failed\n  2: flush failed");
 /// # }
 /// ```
 #[must_use = "a `GroupError` holds every error of the scope"]
@@ -40,27 +48,32 @@ impl<E> GroupError<E> {
     }
 
     /// Every error, in the order they happened.
+    #[must_use]
     pub fn errors(&self) -> &[E] {
         &self.errors
     }
 
     /// Every error, in the order they happened, by value.
+    #[must_use]
     pub fn into_errors(self) -> Vec<E> {
         self.errors
     }
 
     /// The first error that happened.
+    #[must_use]
     pub fn first(&self) -> &E {
         &self.errors[0]
     }
 
     /// How many errors happened (at least one).
     #[allow(clippy::len_without_is_empty)] // never empty
+    #[must_use]
     pub fn len(&self) -> usize {
         self.errors.len()
     }
 
     /// Iterates over the errors in the order they happened.
+    #[must_use]
     pub fn iter(&self) -> std::slice::Iter<'_, E> {
         self.errors.iter()
     }
@@ -142,17 +155,17 @@ enum SpawnErrorKind {
 /// The group was cancelled or had finished, or no tokio runtime could be found.
 ///
 /// ```
-/// use cancel_scope::CancelScope;
+/// use cancel_scope::{BoxError, CancelScope};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let scope = CancelScope::new();
 /// let tg = scope.group();
 /// tg.cancel();
-/// let err = tg.try_spawn(async { 5 }).unwrap_err();
+/// let err = tg.try_spawn(async { Ok::<_, BoxError>(5) }).unwrap_err();
 /// assert!(err.is_closed());
 /// let fut = err.into_inner(); // the future, never polled
-/// assert_eq!(fut.await, 5);
+/// assert_eq!(fut.await.unwrap(), 5);
 /// # drop(scope);
 /// # }
 /// ```
@@ -177,16 +190,19 @@ impl<F> SpawnError<F> {
     }
 
     /// The future that was not started.
+    #[must_use]
     pub fn into_inner(self) -> F {
         self.future
     }
 
     /// `true` if the group was cancelled or had finished.
+    #[must_use]
     pub fn is_closed(&self) -> bool {
         self.kind == SpawnErrorKind::Closed
     }
 
     /// `true` if no tokio runtime was captured by the group nor current at the spawn.
+    #[must_use]
     pub fn is_no_runtime(&self) -> bool {
         self.kind == SpawnErrorKind::NoRuntime
     }

@@ -7,6 +7,8 @@ use std::marker::PhantomData;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
+use tokio::runtime::Handle;
+
 use crate::core::{Admission, Core};
 use crate::task::{TaskFuture, TaskHandle, TaskOutput};
 use crate::{CancelReason, SpawnError};
@@ -108,8 +110,13 @@ impl<E: Send + 'static> TaskGroup<E> {
         }
     }
 
-    /// Like [`spawn`](Self::spawn), but gives the future back if it was not started: the group
-    /// was cancelled or has finished, or no tokio runtime could be found.
+    /// Like [`spawn`](Self::spawn), but gives the future back if it was not started.
+    ///
+    /// # Errors
+    ///
+    /// A [`SpawnError`] holding the future, unstarted, if the group was cancelled or has
+    /// finished ([`SpawnError::is_closed`]) or if no tokio runtime could be found
+    /// ([`SpawnError::is_no_runtime`]).
     ///
     /// ```
     /// use cancel_scope::CancelScope;
@@ -192,8 +199,17 @@ impl<E: Send + 'static> TaskGroup<E> {
         F: Future + Send + 'static,
         F::Output: TaskOutput<E>,
     {
-        let Some(runtime) = self.core.runtime() else {
-            return Err(SpawnError::no_runtime(future));
+        // The captured runtime is borrowed, not cloned: the common path costs no refcount.
+        let current;
+        let runtime = match self.core.captured_runtime() {
+            Some(runtime) => runtime,
+            None => match Handle::try_current() {
+                Ok(handle) => {
+                    current = handle;
+                    &current
+                }
+                Err(_) => return Err(SpawnError::no_runtime(future)),
+            },
         };
         let Some((key, admission)) = self.core.reserve(shielded) else {
             return Err(SpawnError::closed(future));
@@ -228,11 +244,13 @@ impl<E> TaskGroup<E> {
     }
 
     /// `true` once the group was cancelled (one atomic load). Stays `true`.
+    #[must_use]
     pub fn is_cancelled(&self) -> bool {
         self.core.is_cancelled()
     }
 
     /// Why the group was cancelled (the first cause), or `None` if it was not.
+    #[must_use]
     pub fn cancel_reason(&self) -> Option<CancelReason> {
         self.core.reason()
     }
@@ -263,11 +281,13 @@ impl<E> TaskGroup<E> {
     }
 
     /// Number of tasks alive now: running, or queued under [`limit`](crate::CancelScope::limit).
+    #[must_use]
     pub fn len(&self) -> usize {
         self.core.len()
     }
 
     /// `true` if no task is alive.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -36,6 +36,7 @@ pub enum Outcome<T> {
 
 impl<T> Outcome<T> {
     /// The body's value if the scope completed, `None` if it was cancelled.
+    #[must_use]
     pub fn completed(self) -> Option<T> {
         match self {
             Outcome::Completed(value) => Some(value),
@@ -44,16 +45,19 @@ impl<T> Outcome<T> {
     }
 
     /// `true` if the scope was cancelled.
+    #[must_use]
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Outcome::Cancelled(_))
     }
 
     /// `true` if the scope completed.
+    #[must_use]
     pub fn is_completed(&self) -> bool {
         matches!(self, Outcome::Completed(_))
     }
 
     /// Why the scope was cancelled, or `None` if it completed.
+    #[must_use]
     pub fn reason(&self) -> Option<CancelReason> {
         match self {
             Outcome::Completed(_) => None,

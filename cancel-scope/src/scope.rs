@@ -254,6 +254,7 @@ impl<E: Send + 'static> CancelScope<E> {
     }
 
     /// The handle of the scope's group; may be called any number of times, before `run`.
+    #[must_use]
     /// Tasks spawned before `run` start at once and are waited for by `run`.
     pub fn group(&self) -> TaskGroup<E> {
         self.guard.core.capture_handle();
@@ -379,8 +380,9 @@ where
             let grace_pending = grace.is_some() && !grace_started;
             match core.poll_progress(body.is_some(), grace_pending, cx.waker()) {
                 Progress::Finished(finished) => return Poll::Ready(finished),
-                Progress::Cancelled => continue,
                 Progress::Waiting => return Poll::Pending,
+                // Cancelled since the last look: go round again to act on it.
+                Progress::Cancelled => {}
             }
         }
     })

@@ -41,6 +41,10 @@ pub trait TaskOutput<E>: sealed::Sealed<E> + Send + 'static {
     type Value: Send + 'static;
 
     /// Splits the output into the value and the error.
+    ///
+    /// # Errors
+    ///
+    /// The task's error, for `Err` outputs.
     fn into_result(self) -> Result<Self::Value, E>;
 }
 
@@ -250,6 +254,7 @@ impl<T> TaskHandle<T> {
     }
 
     /// `true` once the task has ended (or if it never started).
+    #[must_use]
     pub fn is_finished(&self) -> bool {
         self.join.as_ref().is_none_or(JoinHandle::is_finished)
     }

@@ -14,7 +14,7 @@ pub(crate) fn task<F: Future>(core: &Core, future: F) -> tracing::instrument::In
 
 /// Without the `tracing` feature: the future itself.
 #[cfg(not(feature = "tracing"))]
-#[inline(always)]
+#[inline]
 pub(crate) fn task<F: Future>(_core: &Core, future: F) -> F {
     future
 }

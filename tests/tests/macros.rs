@@ -63,6 +63,9 @@ both!(
     attr_question_mark_and_return,
     readme_cancel_a_group_of_sleeping_tasks,
     readme_linked_inner_scope_cancels_parent,
+    scope_future_is_send_when_body_is,
+    helper_names_are_hygienic,
+    let_else_with_cancel,
 );
 
 async fn sleep_ms(ms: u64) {
@@ -554,4 +557,41 @@ async fn readme_linked_inner_scope_cancels_parent() {
         tokio::time::sleep(Duration::from_secs(10)).await;
     };
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Child));
+}
+
+async fn scope_future_is_send_when_body_is() {
+    let task = tokio::spawn(async {
+        let out = cancel_scope! {
+            as tg;
+            spawn sleep_ms(1);
+            let h = spawn async { Ok::<_, BoxError>(2u8) };
+            let _ = tg.len();
+            h.await
+        };
+        out.unwrap()
+    });
+    assert_eq!(task.await.unwrap(), Outcome::Completed(Some(2)));
+}
+
+async fn helper_names_are_hygienic() {
+    let __scope = 1;
+    let __tg = 2;
+    let out = cancel_scope! {
+        let __v = 3;
+        let __r = 4;
+        spawn sleep_ms(1);
+        __scope + __tg + __v + __r
+    };
+    assert_eq!(out.unwrap(), Outcome::Completed(10));
+}
+
+async fn let_else_with_cancel() {
+    let input: Option<u8> = None;
+    let out = cancel_scope! {
+        let Some(v) = input else {
+            cancel;
+        };
+        v
+    };
+    assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
 }

@@ -26,14 +26,22 @@ struct Fields<'a>(&'a mut HashMap<String, String>);
 
 impl tracing::field::Visit for Fields<'_> {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_string(), format!("{value:?}"));
+        self.0
+            .insert(field.name().to_string(), format!("{value:?}"));
     }
 }
 
 impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.id().into_u64());
-        let mut info = SpanInfo { name: attrs.metadata().name(), parent, ..Default::default() };
+        let parent = ctx
+            .span(id)
+            .and_then(|s| s.parent())
+            .map(|p| p.id().into_u64());
+        let mut info = SpanInfo {
+            name: attrs.metadata().name(),
+            parent,
+            ..Default::default()
+        };
         attrs.record(&mut Fields(&mut info.fields));
         self.0.lock().unwrap().insert(id.into_u64(), info);
     }
@@ -50,7 +58,9 @@ fn scopes_and_tasks_have_parented_spans() {
     let recorder = Recorder::default();
     let subscriber = Registry::default().with(recorder.clone());
     with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let outer = CancelScope::new();
             let outer_tg = outer.group();
@@ -71,14 +81,27 @@ fn scopes_and_tasks_have_parented_spans() {
     });
 
     let spans = recorder.0.lock().unwrap().clone();
-    let scopes: Vec<_> = spans.iter().filter(|(_, s)| s.name == "cancel_scope").collect();
+    let scopes: Vec<_> = spans
+        .iter()
+        .filter(|(_, s)| s.name == "cancel_scope")
+        .collect();
     let tasks: Vec<_> = spans.iter().filter(|(_, s)| s.name == "task").collect();
     assert_eq!(scopes.len(), 2, "one span per scope: {spans:#?}");
     assert_eq!(tasks.len(), 2, "one span per task: {spans:#?}");
 
-    let outer = scopes.iter().find(|(_, s)| s.parent.is_none()).expect("a root scope span");
-    let inner = scopes.iter().find(|(_, s)| s.parent.is_some()).expect("a nested scope span");
-    assert_eq!(inner.1.parent, Some(*outer.0), "the inner scope's span is inside the outer's");
+    let outer = scopes
+        .iter()
+        .find(|(_, s)| s.parent.is_none())
+        .expect("a root scope span");
+    let inner = scopes
+        .iter()
+        .find(|(_, s)| s.parent.is_some())
+        .expect("a nested scope span");
+    assert_eq!(
+        inner.1.parent,
+        Some(*outer.0),
+        "the inner scope's span is inside the outer's"
+    );
     for (_, task) in &tasks {
         assert!(
             task.parent == Some(*outer.0) || task.parent == Some(*inner.0),
@@ -88,9 +111,18 @@ fn scopes_and_tasks_have_parented_spans() {
     assert!(tasks.iter().any(|(_, t)| t.parent == Some(*inner.0)));
     assert!(tasks.iter().any(|(_, t)| t.parent == Some(*outer.0)));
 
-    assert_eq!(outer.1.fields.get("reason").map(String::as_str), Some("cancel requested"));
-    assert_eq!(outer.1.fields.get("tasks_spawned").map(String::as_str), Some("1"));
+    assert_eq!(
+        outer.1.fields.get("reason").map(String::as_str),
+        Some("cancel requested")
+    );
+    assert_eq!(
+        outer.1.fields.get("tasks_spawned").map(String::as_str),
+        Some("1")
+    );
     assert_eq!(outer.1.fields.get("errors").map(String::as_str), Some("0"));
-    assert_eq!(inner.1.fields.get("reason").map(String::as_str), Some("a task or the body failed"));
+    assert_eq!(
+        inner.1.fields.get("reason").map(String::as_str),
+        Some("a task or the body failed")
+    );
     assert_eq!(inner.1.fields.get("errors").map(String::as_str), Some("1"));
 }

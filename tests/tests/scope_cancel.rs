@@ -109,7 +109,11 @@ async fn cancel_drops_body_at_its_next_pending() {
         .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
     assert_eq!(body_drops.get(), 1);
-    assert_eq!(after_await.get(), 0, "the body did not run past its next await");
+    assert_eq!(
+        after_await.get(),
+        0,
+        "the body did not run past its next await"
+    );
 }
 
 /// Cancelling twice is harmless; the reason stays the first.
@@ -243,7 +247,11 @@ async fn spawn_after_cancel_does_not_start() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert_eq!(started.get(), 0, "no future spawned after the cancel started");
+    assert_eq!(
+        started.get(),
+        0,
+        "no future spawned after the cancel started"
+    );
     assert_eq!(dropped.get(), 2, "both were dropped");
     assert_eq!(checked.get(), 1, "the spawn from a task was checked");
 }
@@ -261,7 +269,11 @@ async fn try_spawn_after_cancel_gives_future_back() {
     assert!(!format!("{e:?}").is_empty());
     assert!(!e.to_string().is_empty());
     let fut = e.into_inner();
-    assert_eq!(fut.await.unwrap(), 9, "the very future came back, unstarted");
+    assert_eq!(
+        fut.await.unwrap(),
+        9,
+        "the very future came back, unstarted"
+    );
     let out: ScopeResult<()> = scope.run(async { Ok(()) }).await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
 }
@@ -276,7 +288,9 @@ async fn spawn_after_finish_does_not_start() {
     let s = started.clone();
     let h = tg.spawn(async move { s.hit() });
     assert_eq!(h.await, None);
-    let e = tg.try_spawn(async { 1u8 }.map(Ok::<_, BoxError>)).unwrap_err();
+    let e = tg
+        .try_spawn(async { 1u8 }.map(Ok::<_, BoxError>))
+        .unwrap_err();
     assert!(e.is_closed());
     tokio::task::yield_now().await;
     assert_eq!(started.get(), 0);
@@ -340,7 +354,11 @@ async fn nesting_outer_cancel_stops_inner_tasks_in_task() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert_eq!(drops.get(), 5, "the inner tasks were dropped before the outer scope returned");
+    assert_eq!(
+        drops.get(),
+        5,
+        "the inner tasks were dropped before the outer scope returned"
+    );
     let itg = inner_tg.lock().unwrap().take().unwrap();
     assert_eq!(itg.cancel_reason(), Some(CancelReason::Dropped));
 }
@@ -540,7 +558,10 @@ async fn cancel_from_another_std_thread() {
             })
             .join()
             .unwrap();
-            assert!(tg.is_cancelled(), "cancelled when the thread's cancel() returned");
+            assert!(
+                tg.is_cancelled(),
+                "cancelled when the thread's cancel() returned"
+            );
             std::future::pending().await
         })
         .await;

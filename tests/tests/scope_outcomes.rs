@@ -301,7 +301,11 @@ async fn rule4_task_panic_resumed_after_all_tasks_stopped() {
     .await;
     let payload = res.expect_err("the task's panic is resumed");
     assert_eq!(payload.downcast_ref::<Payload>(), Some(&Payload(17)));
-    assert_eq!(drops.get(), 5, "all tasks were dropped before the panic resumed");
+    assert_eq!(
+        drops.get(),
+        5,
+        "all tasks were dropped before the panic resumed"
+    );
     assert_eq!(tg.cancel_reason(), Some(CancelReason::Failed));
     assert_eq!(tg.len(), 0);
 }
@@ -419,7 +423,11 @@ async fn rule4_panic_waits_for_shielded_task() {
     }))
     .await;
     assert_eq!(panic_msg(&*res.unwrap_err()), "task panic");
-    assert_eq!(done.get(), 1, "the shielded task finished before the panic resumed");
+    assert_eq!(
+        done.get(),
+        1,
+        "the shielded task finished before the panic resumed"
+    );
 }
 
 /// Rule 5: the body's value is discarded when a cancel follows it.

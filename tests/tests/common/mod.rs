@@ -198,3 +198,8 @@ pub(crate) async fn hold_forever(guard: Guard) {
 pub(crate) fn boom<P: Any + Send + 'static>(payload: P) {
     std::panic::panic_any(payload)
 }
+
+/// Awaits `fut` and discards its output: runs a nested scope as a `()` task.
+pub(crate) async fn drop_result<F: Future>(fut: F) {
+    let _ = fut.await;
+}

@@ -73,7 +73,6 @@ impl<E> GroupError<E> {
     }
 
     /// Iterates over the errors in the order they happened.
-    #[must_use]
     pub fn iter(&self) -> std::slice::Iter<'_, E> {
         self.errors.iter()
     }

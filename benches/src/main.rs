@@ -1,1 +1,794 @@
-fn main() {}
+//! Side-by-side benchmarks of `cancel_scope` against tokio's `JoinSet`, `tokio::spawn` +
+//! handles, tokio-util's `TaskTracker` (+ `CancellationToken`) and `moro`.
+//!
+//! ```text
+//! cargo run -p cancel-scope-benches --release -- --quick     # < 90 s on 2 cores, gated
+//! cargo run -p cancel-scope-benches --release                # more rounds and sizes
+//! cargo run -p cancel-scope-benches --release -- --unit NAME [N] [REPS]   # one unit, for callgrind
+//! ```
+//!
+//! Every figure that is gated is a ratio against a peer measured in the same process, in the
+//! same round: contenders run one after the other, the order reversed every other round, and
+//! the gate is the median over at least 21 rounds of the per-round ratio (spread reported as
+//! p25-p75 and min-max). Only the current-thread runtime is gated; multi-thread figures are
+//! reported as they come.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cancel_scope::CancelScope;
+use cancel_scope_benches::{self as b, ChainEnd};
+use tokio::runtime::Runtime;
+use tokio::task::JoinSet;
+
+// ----------------------------------------------------------------------------------------
+// Counting allocator (only counts while `COUNTING` is on, so timed runs pay one load)
+// ----------------------------------------------------------------------------------------
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static CURRENT: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+static LOG_SIZES: AtomicBool = AtomicBool::new(false);
+static SIZES: [AtomicUsize; 16] = [const { AtomicUsize::new(0) }; 16];
+static SIZES_LEN: AtomicUsize = AtomicUsize::new(0);
+
+fn account(delta: isize, size: usize) {
+    let now = CURRENT.fetch_add(delta, Ordering::Relaxed) + delta;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+    if delta > 0 && LOG_SIZES.load(Ordering::Relaxed) {
+        let i = SIZES_LEN.fetch_add(1, Ordering::Relaxed);
+        if i < SIZES.len() {
+            SIZES[i].store(size, Ordering::Relaxed);
+        }
+    }
+}
+
+// SAFETY: forwards every call to `System` unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
+            account(layout.size() as isize, layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
+            account(layout.size() as isize, layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            account(-(layout.size() as isize), 0);
+        }
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
+            account(new_size as isize - layout.size() as isize, new_size);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Bytes allocated now (relative to when counting started) and the peak since `reset_peak`.
+fn mem_now() -> isize {
+    CURRENT.load(Ordering::Relaxed)
+}
+
+fn reset_peak() -> isize {
+    let now = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(now, Ordering::Relaxed);
+    now
+}
+
+fn mem_peak() -> isize {
+    PEAK.load(Ordering::Relaxed)
+}
+
+// ----------------------------------------------------------------------------------------
+// Statistics
+// ----------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+struct Spread {
+    median: f64,
+    p25: f64,
+    p75: f64,
+    min: f64,
+    max: f64,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn spread(values: &[f64]) -> Spread {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    Spread {
+        median: quantile(&v, 0.5),
+        p25: quantile(&v, 0.25),
+        p75: quantile(&v, 0.75),
+        min: v[0],
+        max: v[v.len() - 1],
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// Paired, alternating runs
+// ----------------------------------------------------------------------------------------
+
+type Unit<'a> = Box<dyn FnMut() -> Duration + 'a>;
+
+/// Runs every contender once per round (order reversed every other round) after one warm-up
+/// run each; returns the seconds of each contender, per round.
+fn paired(rounds: usize, units: &mut [(&'static str, Unit<'_>)]) -> Vec<Vec<f64>> {
+    for (_, unit) in units.iter_mut() {
+        unit();
+    }
+    let mut out = vec![Vec::with_capacity(rounds); units.len()];
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..units.len()).collect()
+        } else {
+            (0..units.len()).rev().collect()
+        };
+        for i in order {
+            out[i].push((units[i].1)().as_secs_f64());
+        }
+    }
+    out
+}
+
+/// Times `fut` on `rt` (from the first poll of the outer block to the end).
+fn timed<F: Future<Output = ()>>(rt: &Runtime, fut: F) -> Duration {
+    rt.block_on(async {
+        let t = Instant::now();
+        fut.await;
+        t.elapsed()
+    })
+}
+
+// ----------------------------------------------------------------------------------------
+// Report
+// ----------------------------------------------------------------------------------------
+
+struct Row {
+    bench: String,
+    rt: &'static str,
+    n: String,
+    contender: &'static str,
+    /// Median seconds per run.
+    median: f64,
+    /// What one run does, to print a per-item time.
+    items: usize,
+    ratio: Option<Spread>,
+    rounds: usize,
+}
+
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+    notes: Vec<String>,
+    gates: Vec<(String, String, bool)>,
+}
+
+fn fmt_time(secs: f64) -> String {
+    if secs >= 1.0 {
+        format!("{secs:.3} s")
+    } else if secs >= 1e-3 {
+        format!("{:.3} ms", secs * 1e3)
+    } else if secs >= 1e-6 {
+        format!("{:.3} us", secs * 1e6)
+    } else {
+        format!("{:.1} ns", secs * 1e9)
+    }
+}
+
+impl Report {
+    /// Adds one row per contender; ratios are against the contender named `peer`.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        bench: &str,
+        rt: &'static str,
+        n: &str,
+        items: usize,
+        names: &[&'static str],
+        samples: &[Vec<f64>],
+        peer: &str,
+    ) -> Option<Spread> {
+        let peer_i = names.iter().position(|x| *x == peer);
+        let mut ours_ratio = None;
+        for (i, name) in names.iter().enumerate() {
+            let ratio = peer_i.filter(|p| *p != i).map(|p| {
+                let r: Vec<f64> = samples[i]
+                    .iter()
+                    .zip(&samples[p])
+                    .map(|(a, b)| a / b)
+                    .collect();
+                spread(&r)
+            });
+            if *name == "ours" {
+                ours_ratio = ratio;
+            }
+            self.rows.push(Row {
+                bench: bench.to_string(),
+                rt,
+                n: n.to_string(),
+                contender: name,
+                median: spread(&samples[i]).median,
+                items,
+                ratio,
+                rounds: samples[i].len(),
+            });
+        }
+        ours_ratio
+    }
+
+    fn gate(&mut self, what: String, value: String, pass: bool) {
+        self.gates.push((what, value, pass));
+    }
+
+    fn print(&self) {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "| bench | rt | n | contender | median/run | per item | ours or peer / joinset: median [p25-p75] (min-max) | rounds |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        for r in &self.rows {
+            let ratio = match r.ratio {
+                Some(x) => format!(
+                    "{:.3} [{:.3}-{:.3}] ({:.3}-{:.3})",
+                    x.median, x.p25, x.p75, x.min, x.max
+                ),
+                None => "-".to_string(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.bench,
+                r.rt,
+                r.n,
+                r.contender,
+                fmt_time(r.median),
+                fmt_time(r.median / r.items as f64),
+                ratio,
+                r.rounds
+            );
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(s);
+            for note in &self.notes {
+                let _ = writeln!(s, "{note}");
+            }
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(s, "| target (current-thread) | measured | met |");
+        let _ = writeln!(s, "|---|---|---|");
+        for (what, value, pass) in &self.gates {
+            let _ = writeln!(
+                s,
+                "| {what} | {value} | {} |",
+                if *pass { "yes" } else { "NO" }
+            );
+        }
+        print!("{s}");
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// The benchmarks
+// ----------------------------------------------------------------------------------------
+
+struct Plan {
+    /// Rounds for gated current-thread figures (at least 21).
+    rounds: usize,
+    /// Rounds for the 1M-task and multi-thread figures (reported only).
+    rounds_big: usize,
+    spawn_sizes: Vec<usize>,
+    big: usize,
+    empty_iters: usize,
+    chain_rounds: usize,
+    /// Whether every contender runs at `big` tasks (else only ours and `JoinSet`).
+    big_all: bool,
+    /// Whether the multi-thread runtime also runs `big` tasks.
+    mt_big: bool,
+}
+
+const N: usize = 100_000;
+const CHAIN_DEPTHS: [usize; 3] = [1_000, 10_000, 30_000];
+
+fn spawn_join(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gated: bool) {
+    let mut sizes = plan.spawn_sizes.clone();
+    if gated || plan.mt_big {
+        sizes.push(plan.big);
+    }
+    for (label, is64) in [("spawn_join", false), ("spawn_join_64b", true)] {
+        for &n in &sizes {
+            let rounds = if gated && n <= N {
+                plan.rounds
+            } else {
+                plan.rounds_big
+            };
+            macro_rules! unit {
+                ($f:path) => {
+                    Box::new(move || {
+                        if is64 {
+                            timed(rt, $f(n, b::yield64))
+                        } else {
+                            timed(rt, $f(n, b::trivial))
+                        }
+                    }) as Unit<'_>
+                };
+            }
+            #[allow(unused_mut)]
+            let mut units: Vec<(&'static str, Unit<'_>)> = vec![
+                ("ours", unit!(b::ours_spawn_join)),
+                ("joinset", unit!(b::joinset_spawn_join)),
+                ("handles", unit!(b::handles_spawn_join)),
+                ("tracker", unit!(b::tracker_spawn_join)),
+                ("moro", unit!(b::moro_spawn_join)),
+            ];
+            #[cfg(feature = "macro")]
+            units.insert(1, ("ours_macro", unit!(b::ours_macro_spawn_join)));
+            if n > N && !plan.big_all {
+                units.retain(|u| matches!(u.0, "ours" | "ours_macro" | "joinset"));
+            }
+            let names: Vec<_> = units.iter().map(|u| u.0).collect();
+            let samples = paired(rounds, &mut units);
+            let r = rep.add(
+                label,
+                rt_name,
+                &n.to_string(),
+                n,
+                &names,
+                &samples,
+                "joinset",
+            );
+            if gated && n == N {
+                let r = r.expect("ratio");
+                let target = if is64 { 1.10 } else { 1.25 };
+                rep.gate(
+                    format!("{label} 100k: ours/joinset <= {target:.2}"),
+                    format!("{:.3} [{:.3}-{:.3}]", r.median, r.p25, r.p75),
+                    r.median <= target,
+                );
+            }
+            eprintln!("  {label} {rt_name} n={n} done");
+        }
+    }
+}
+
+fn cancel(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gated: bool) {
+    let rounds = if gated { plan.rounds } else { plan.rounds_big };
+    let mut units: Vec<(&'static str, Unit<'_>)> = vec![
+        ("ours", Box::new(|| rt.block_on(b::ours_cancel(N)))),
+        ("joinset", Box::new(|| rt.block_on(b::joinset_cancel(N)))),
+        ("handles", Box::new(|| rt.block_on(b::handles_cancel(N)))),
+        ("tracker", Box::new(|| rt.block_on(b::tracker_cancel(N)))),
+    ];
+    let names: Vec<_> = units.iter().map(|u| u.0).collect();
+    let samples = paired(rounds, &mut units);
+    let r = rep.add("cancel", rt_name, "100000", N, &names, &samples, "joinset");
+    if gated {
+        let r = r.expect("ratio");
+        rep.gate(
+            "cancel 100k: ours/joinset abort+drain <= 1.10".into(),
+            format!("{:.3} [{:.3}-{:.3}]", r.median, r.p25, r.p75),
+            r.median <= 1.10,
+        );
+    }
+    eprintln!("  cancel {rt_name} done");
+}
+
+fn empty(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gated: bool) {
+    let rounds = if gated { plan.rounds } else { plan.rounds_big };
+    let it = plan.empty_iters;
+    #[allow(unused_mut)]
+    let mut units: Vec<(&'static str, Unit<'_>)> = vec![
+        ("ours", Box::new(|| timed(rt, b::ours_empty(it)))),
+        ("joinset", Box::new(|| timed(rt, b::joinset_empty(it)))),
+        ("tracker", Box::new(|| timed(rt, b::tracker_empty(it)))),
+        ("moro", Box::new(|| timed(rt, b::moro_empty(it)))),
+    ];
+    #[cfg(feature = "macro")]
+    units.insert(
+        1,
+        (
+            "ours_macro",
+            Box::new(|| timed(rt, b::ours_macro_empty(it))),
+        ),
+    );
+    let names: Vec<_> = units.iter().map(|u| u.0).collect();
+    let samples = paired(rounds, &mut units);
+    let r = rep.add("empty", rt_name, "1 scope", it, &names, &samples, "joinset");
+    if gated {
+        let r = r.expect("ratio");
+        rep.gate(
+            "empty scope: ours/joinset new+drop <= 2.0".into(),
+            format!("{:.3} [{:.3}-{:.3}]", r.median, r.p25, r.p75),
+            r.median <= 2.0,
+        );
+    }
+    eprintln!("  empty {rt_name} done");
+}
+
+/// Returns the worst median us per level (for the summary).
+fn chains(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gated: bool) -> f64 {
+    let mut worst: f64 = 0.0;
+    let mut per_level = Vec::new();
+    for end in [ChainEnd::Leaf, ChainEnd::Root] {
+        for depth in CHAIN_DEPTHS {
+            rt.block_on(b::chain(depth, end)); // warm-up
+            let mut cancel = Vec::new();
+            let mut build = Vec::new();
+            for _ in 0..plan.chain_rounds {
+                let t = rt.block_on(b::chain(depth, end));
+                cancel.push(t.cancel.as_secs_f64());
+                build.push(t.build.as_secs_f64());
+            }
+            let bench = format!("chain_cancel_{}", format!("{end:?}").to_lowercase());
+            rep.add(
+                &bench,
+                rt_name,
+                &depth.to_string(),
+                depth,
+                &["ours"],
+                std::slice::from_ref(&cancel),
+                "",
+            );
+            rep.add(
+                "chain_build",
+                rt_name,
+                &format!("{depth} ({end:?})"),
+                depth,
+                &["ours"],
+                std::slice::from_ref(&build),
+                "",
+            );
+            let us = spread(&cancel).median * 1e6 / depth as f64;
+            per_level.push((end, depth, us));
+            worst = worst.max(us);
+        }
+    }
+    if gated {
+        for end in [ChainEnd::Leaf, ChainEnd::Root] {
+            let us: Vec<f64> = per_level
+                .iter()
+                .filter(|x| x.0 == end)
+                .map(|x| x.2)
+                .collect();
+            // Linear: the cost per level stays flat once the chain no longer fits in the
+            // caches (10k -> 30k); 1k -> 10k also shows the cache effect.
+            let growth = us[2] / us[1];
+            rep.gate(
+                format!("chain, cancel {end:?}: < 2 us/level at 1k, 10k, 30k; linear (30k/10k per level <= 1.5)"),
+                format!(
+                    "{:.3} / {:.3} / {:.3} us per level (30k/10k {growth:.2}, 10k/1k {:.2})",
+                    us[0],
+                    us[1],
+                    us[2],
+                    us[1] / us[0]
+                ),
+                us.iter().all(|x| *x < 2.0) && growth <= 1.5,
+            );
+        }
+    }
+    eprintln!("  chains {rt_name} done");
+    worst
+}
+
+/// Call with counting on. Bytes per live task: `n` parked 64-byte tasks in a group vs via `tokio::spawn` vs in a
+/// `JoinSet`. Returns ours minus `tokio::spawn`.
+fn memory_live(rep: &mut Report, rt: &Runtime, n: usize) -> f64 {
+    let ours = rt.block_on(async {
+        let before = mem_now();
+        let scope = CancelScope::new();
+        let tg = scope.group();
+        let mut bytes = 0;
+        let _ = scope
+            .run(async {
+                for _ in 0..n {
+                    drop(tg.spawn(b::parked64()));
+                }
+                b::wait_parked(n).await;
+                bytes = mem_now() - before;
+                tg.cancel();
+                Ok(())
+            })
+            .await;
+        bytes
+    });
+    let plain = rt.block_on(async {
+        let mut handles = Vec::with_capacity(n);
+        let before = mem_now();
+        for _ in 0..n {
+            handles.push(tokio::spawn(b::parked64()));
+        }
+        b::wait_parked(n).await;
+        let bytes = mem_now() - before;
+        for h in &handles {
+            h.abort();
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+        bytes
+    });
+    let set = rt.block_on(async {
+        let before = mem_now();
+        let mut set = JoinSet::new();
+        for _ in 0..n {
+            set.spawn(b::parked64());
+        }
+        b::wait_parked(n).await;
+        let bytes = mem_now() - before;
+        set.abort_all();
+        while set.join_next().await.is_some() {}
+        bytes
+    });
+    // The allocations of one spawn, to show the task cell's size class.
+    let sizes = |spawn: &dyn Fn()| {
+        SIZES_LEN.store(0, Ordering::SeqCst);
+        LOG_SIZES.store(true, Ordering::SeqCst);
+        spawn();
+        LOG_SIZES.store(false, Ordering::SeqCst);
+        let k = SIZES_LEN.load(Ordering::SeqCst).min(SIZES.len());
+        (0..k)
+            .map(|i| SIZES[i].load(Ordering::SeqCst).to_string())
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    let (ours_sizes, plain_sizes) = rt.block_on(async {
+        let scope = CancelScope::new();
+        let tg = scope.group();
+        // Warm the group's registry so only the task's own allocations show.
+        drop(tg.spawn(async {}));
+        let o = sizes(&|| drop(tg.spawn(b::parked64())));
+        let p = {
+            let h = std::cell::RefCell::new(None);
+            let s = sizes(&|| *h.borrow_mut() = Some(tokio::spawn(b::parked64())));
+            h.into_inner().expect("spawned").abort();
+            s
+        };
+        tg.cancel();
+        let _ = scope.run(async { Ok(()) }).await;
+        (o, p)
+    });
+    let per = |x: isize| x as f64 / n as f64;
+    let added = per(ours) - per(plain);
+    rep.notes.push(format!(
+        "memory, {n} live parked 64-byte tasks (current-thread): ours {:.1} B/task, tokio::spawn {:.1} B/task, \
+         JoinSet {:.1} B/task; ours adds {added:.1} B/task. Allocations of one spawn: ours [{ours_sizes}] \
+         vs tokio::spawn [{plain_sizes}] bytes.",
+        per(ours),
+        per(plain),
+        per(set),
+    ));
+    added
+}
+
+/// Call with counting on. Peak bytes while `total` short tasks go through one long-lived scope (handles dropped),
+/// a never-joined `JoinSet` and plain `tokio::spawn`, at most `batch` unfinished at a time.
+fn memory_flat(rt: &Runtime, total: usize, batch: usize) -> (isize, isize, isize) {
+    async fn throttle(spawned: usize, batch: usize) {
+        while spawned - b::DONE.load(Ordering::Relaxed) >= batch {
+            tokio::task::yield_now().await;
+        }
+    }
+    b::DONE.store(0, Ordering::SeqCst);
+    let ours = rt.block_on(async {
+        let base = reset_peak();
+        let scope = CancelScope::new();
+        let tg = scope.group();
+        let _ = scope
+            .run(async {
+                for i in 1..=total {
+                    drop(tg.spawn(b::short()));
+                    throttle(i, batch).await;
+                }
+                Ok(())
+            })
+            .await;
+        mem_peak() - base
+    });
+    b::DONE.store(0, Ordering::SeqCst);
+    let set = rt.block_on(async {
+        let base = reset_peak();
+        let mut set = JoinSet::new();
+        for i in 1..=total {
+            set.spawn(b::short());
+            throttle(i, batch).await;
+        }
+        let peak = mem_peak() - base;
+        drop(set);
+        peak
+    });
+    b::DONE.store(0, Ordering::SeqCst);
+    let plain = rt.block_on(async {
+        let base = reset_peak();
+        for i in 1..=total {
+            drop(tokio::spawn(b::short()));
+            throttle(i, batch).await;
+        }
+        while b::DONE.load(Ordering::Relaxed) < total {
+            tokio::task::yield_now().await;
+        }
+        mem_peak() - base
+    });
+    (ours, set, plain)
+}
+
+fn run_all(plan: &Plan) -> String {
+    b::check_future_sizes();
+    let mut rep = Report::default();
+    let ct = b::current_thread();
+    let mt = b::multi_thread(2);
+    let t = Instant::now();
+
+    eprintln!("current-thread:");
+    spawn_join(&mut rep, plan, &ct, "ct", true);
+    cancel(&mut rep, plan, &ct, "ct", true);
+    empty(&mut rep, plan, &ct, "ct", true);
+    let chain_us = chains(&mut rep, plan, &ct, "ct", true);
+    eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
+
+    eprintln!("memory:");
+    // A fresh runtime, created while counting, so that no memory allocated before counting
+    // started (run queues grown by earlier runs) is freed during the measurement.
+    COUNTING.store(true, Ordering::SeqCst);
+    let mem_rt = b::current_thread();
+    let mem_added = memory_live(&mut rep, &mem_rt, N);
+    rep.gate(
+        "memory: bytes added per live task (64-byte future, 100k tasks) <= 64".into(),
+        format!("{mem_added:.1}"),
+        mem_added <= 64.0,
+    );
+    let batch = 1_000;
+    let (o_small, _, _) = memory_flat(&mem_rt, plan.big / 10, batch);
+    let (o_big, s_big, p_big) = memory_flat(&mem_rt, plan.big, batch);
+    drop(mem_rt);
+    COUNTING.store(false, Ordering::SeqCst);
+    let mb = |x: isize| x as f64 / 1e6;
+    rep.notes.push(format!(
+        "flat memory, {} short tasks, at most {batch} unfinished (current-thread), peak bytes above start: \
+         ours {:.2} MB ({} tasks: {:.2} MB), never-joined JoinSet {:.2} MB, tokio::spawn with handles dropped {:.2} MB.",
+        plan.big,
+        mb(o_big),
+        plan.big / 10,
+        mb(o_small),
+        mb(s_big),
+        mb(p_big),
+    ));
+    let flat = (o_big as f64) <= 1.25 * o_small as f64 + 65_536.0;
+    rep.gate(
+        format!("memory flat for {} short tasks through one scope", plan.big),
+        format!(
+            "peak {:.2} MB at {}, {:.2} MB at {} (JoinSet {:.2} MB)",
+            mb(o_big),
+            plan.big,
+            mb(o_small),
+            plan.big / 10,
+            mb(s_big)
+        ),
+        flat && o_big < s_big / 10,
+    );
+    eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
+
+    eprintln!("multi-thread (2 workers, not gated):");
+    let mt_plan = Plan {
+        spawn_sizes: vec![N],
+        ..*plan
+    };
+    spawn_join(&mut rep, &mt_plan, &mt, "mt", false);
+    cancel(&mut rep, plan, &mt, "mt", false);
+    empty(&mut rep, plan, &mt, "mt", false);
+    chains(&mut rep, plan, &mt, "mt", false);
+    eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
+
+    rep.print();
+    let ratio = |bench: &str| {
+        rep.rows
+            .iter()
+            .find(|r| r.bench == bench && r.rt == "ct" && r.contender == "ours" && r.n == "100000")
+            .or_else(|| {
+                rep.rows
+                    .iter()
+                    .find(|r| r.bench == bench && r.rt == "ct" && r.contender == "ours")
+            })
+            .and_then(|r| r.ratio)
+            .map_or(f64::NAN, |r| r.median)
+    };
+    format!(
+        "summary: spawn_join={:.3} spawn_join_64b={:.3} cancel={:.3} empty={:.3} chain_us_per_level={:.3} mem_bytes_per_task={:.0}",
+        ratio("spawn_join"),
+        ratio("spawn_join_64b"),
+        ratio("cancel"),
+        ratio("empty"),
+        chain_us,
+        mem_added,
+    )
+}
+
+/// Runs one measured unit `reps` times (for `valgrind --tool=callgrind`).
+fn run_unit(name: &str, n: usize, reps: usize) {
+    let rt = b::current_thread();
+    for _ in 0..reps {
+        match name {
+            "ours_spawn" => rt.block_on(b::ours_spawn_join(n, b::trivial)),
+            "joinset_spawn" => rt.block_on(b::joinset_spawn_join(n, b::trivial)),
+            "ours_spawn64" => rt.block_on(b::ours_spawn_join(n, b::yield64)),
+            "joinset_spawn64" => rt.block_on(b::joinset_spawn_join(n, b::yield64)),
+            "ours_cancel" => drop(rt.block_on(b::ours_cancel(n))),
+            "joinset_cancel" => drop(rt.block_on(b::joinset_cancel(n))),
+            "ours_empty" => rt.block_on(b::ours_empty(n)),
+            "joinset_empty" => rt.block_on(b::joinset_empty(n)),
+            "chain_leaf" => drop(rt.block_on(b::chain(n, ChainEnd::Leaf))),
+            "chain_root" => drop(rt.block_on(b::chain(n, ChainEnd::Root))),
+            other => panic!("unknown unit {other}"),
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--unit") {
+        let name = args.get(i + 1).expect("--unit NAME [N] [REPS]");
+        let n = args.get(i + 2).map_or(N, |x| x.parse().expect("N"));
+        let reps = args.get(i + 3).map_or(1, |x| x.parse().expect("REPS"));
+        run_unit(name, n, reps);
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let plan = if quick {
+        Plan {
+            rounds: 21,
+            rounds_big: 5,
+            spawn_sizes: vec![1_000, N],
+            big: 1_000_000,
+            empty_iters: 10_000,
+            chain_rounds: 11,
+            big_all: false,
+            mt_big: false,
+        }
+    } else {
+        Plan {
+            rounds: 51,
+            rounds_big: 11,
+            spawn_sizes: vec![1_000, N],
+            big: 1_000_000,
+            empty_iters: 20_000,
+            chain_rounds: 21,
+            big_all: true,
+            mt_big: true,
+        }
+    };
+    let t = Instant::now();
+    let summary = run_all(&plan);
+    eprintln!("total {:.1} s", t.elapsed().as_secs_f64());
+    println!("{summary}");
+}

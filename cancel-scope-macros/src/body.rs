@@ -145,6 +145,9 @@ pub(crate) fn mark(stream: TokenStream, level: Level, errors: &mut Errors) -> To
 
 /// Marks the forms in `tokens`; `stmts` tells whether they are statements (a block's
 /// content) or an expression (a parenthesised group, a spawned expression).
+// One pass over a token sequence with the statement-start state in locals; split up, that state
+// would have to be threaded through every piece.
+#[allow(clippy::too_many_lines)]
 fn mark_tokens(
     tokens: &[TokenTree],
     level: Level,
@@ -384,8 +387,8 @@ impl<'a> Rewriter<'a> {
         if here != Ctx::Body {
             if kind == SPAWN_PAREN {
                 // Ordinary Rust there (it may be `tokio::spawn(..)` imported as `spawn`).
-                let spawn = Ident::new("spawn", span);
-                return Some(Expr::Verbatim(quote!(#spawn #expr)));
+                let spawn_ident = Ident::new("spawn", span);
+                return Some(Expr::Verbatim(quote!(#spawn_ident #expr)));
             }
             self.errors.push(syn::Error::new(
                 span,
@@ -438,10 +441,10 @@ impl VisitMut for Rewriter<'_> {
                 }
                 let ret = r.return_token;
                 let span = ret.span;
-                let value = match &r.expr {
-                    Some(e) => e.to_token_stream(),
-                    None => quote_spanned!(span=> ()),
-                };
+                let value = r
+                    .expr
+                    .as_ref()
+                    .map_or_else(|| quote_spanned!(span=> ()), ToTokens::to_token_stream);
                 *expr =
                     Expr::Verbatim(quote_spanned!(span=> #ret ::core::result::Result::Ok(#value)));
             }

@@ -69,9 +69,10 @@ fn mixed(name: &str) -> Ident {
 /// The builder chain `CancelScope::new().parent(..)...`.
 fn builder(config: &Config, error_ty: Option<&syn::Type>) -> TokenStream {
     let krate = &config.krate;
-    let mut out = match error_ty {
-        Some(ty) => quote_spanned!(ty.span()=> #krate::CancelScope::<#ty>::with_error()),
-        None => quote!(#krate::CancelScope::new()),
+    let mut out = if let Some(ty) = error_ty {
+        quote_spanned!(ty.span()=> #krate::CancelScope::<#ty>::with_error())
+    } else {
+        quote!(#krate::CancelScope::new())
     };
     for p in &config.parents {
         out.extend(quote_spanned!(p.span()=> .parent(&(#p))));

@@ -4,6 +4,7 @@
 //! Parsing only records what was written (with spans); whether a combination is allowed
 //! (duplicates, `timeout` with `deadline`, `error` in the attribute) is `validate`'s job.
 
+use std::fmt::Write as _;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt as _;
 use syn::parse::{ParseStream, Parser as _};
@@ -224,9 +225,9 @@ pub(crate) fn unknown_option(name: &Ident, site: Site) -> syn::Error {
     let mut msg = format!("unknown {what} `{name_str}`");
     let suggestion = suggest(&name_str, valid);
     if let Some(s) = suggestion {
-        msg.push_str(&format!("; did you mean `{s}`?"));
+        let _ = write!(msg, "; did you mean `{s}`?");
     }
-    msg.push_str(&format!("\nvalid {what}s are: {list}"));
+    let _ = write!(msg, "\nvalid {what}s are: {list}");
     if site == Site::Macro && suggestion.is_none() {
         msg.push_str(
             "\nnote: leading `NAME = VALUE;` lines are options; to start the body with an \
@@ -311,9 +312,8 @@ pub(crate) fn parse_macro_options(
             }
             let fork = s.fork();
             let name = fork.call(Ident::parse_any)?;
-            let kind = match parse_kind(s)? {
-                Some(kind) => kind,
-                None => return Err(unknown_option(&name, Site::Macro)),
+            let Some(kind) = parse_kind(s)? else {
+                return Err(unknown_option(&name, Site::Macro));
             };
             s.parse::<Token![=]>()?;
             let value = parse_value(kind, Site::Macro, s)?;
@@ -358,13 +358,10 @@ pub(crate) fn parse_attr_options(input: ParseStream<'_>) -> (RawOptions, Option<
                 return Ok(());
             }
             let name = s.fork().call(Ident::parse_any)?;
-            let kind = match parse_kind(s)? {
-                Some(kind) => kind,
-                None => {
-                    // Consume the name so recovery skips past it.
-                    s.call(Ident::parse_any)?;
-                    return Err(unknown_option(&name, Site::Attr));
-                }
+            let Some(kind) = parse_kind(s)? else {
+                // Consume the name so recovery skips past it.
+                s.call(Ident::parse_any)?;
+                return Err(unknown_option(&name, Site::Attr));
             };
             s.parse::<Token![=]>()?;
             let value = parse_value(kind, Site::Attr, s)?;

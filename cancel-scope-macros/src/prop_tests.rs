@@ -1,5 +1,7 @@
 //! Property tests: whatever tokens the macros are given, they return code or a `syn::Error`,
-//! never panic. Runs on proc_macro2's fallback implementation, outside a compiler.
+//! never panic. Runs on `proc_macro2`'s fallback implementation, outside a compiler.
+
+#![allow(clippy::many_single_char_names)] // short names for generated tokens
 
 use crate::body::{self, Errors, Level};
 use crate::expand;

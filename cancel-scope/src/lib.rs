@@ -89,6 +89,7 @@
 //! - Cargo feature `tracing`: each scope and each task in a span.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(clippy::pedantic)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod context;

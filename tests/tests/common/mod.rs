@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 use std::any::Any;
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ macro_rules! both {
         mod $name {
             #[tokio::test(flavor = "current_thread", start_paused = true)]
             async fn current_thread() {
+                crate::common::PAUSED.set(true);
                 crate::common::guarded(super::$name()).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,27 +53,40 @@ macro_rules! both {
     )*};
 }
 
-/// The hang guard of every test.
-pub(crate) const HANG: Duration = Duration::from_secs(10);
+/// The hang guard of every test: 10 s of real time, or 1000 s of the paused clock (which
+/// auto-advances when the runtime is idle, so a hang fails at once there).
+pub(crate) fn hang() -> Duration {
+    if paused() {
+        Duration::from_secs(1000)
+    } else {
+        Duration::from_secs(10)
+    }
+}
 
 /// Runs a test body under the hang guard.
 pub(crate) async fn guarded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(HANG, test)
+    tokio::time::timeout(hang(), test)
         .await
         .expect("test hung: it did not finish within the hang guard");
 }
 
 /// Runs `fut` under the hang guard, failing with `what` if it does not finish.
 pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(HANG, fut).await {
+    match tokio::time::timeout(hang(), fut).await {
         Ok(v) => v,
         Err(_) => panic!("hung: {what}"),
     }
 }
 
-/// `true` on the current-thread test runtime, whose clock `both!` pauses.
+thread_local! {
+    /// Set by `both!` on the thread of a paused current-thread test runtime.
+    pub(crate) static PAUSED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `true` on the paused-clock current-thread runtime of `both!`.
 pub(crate) fn paused() -> bool {
-    Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread
+    PAUSED.get()
+        && Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
 }
 
 /// A short duration: long on the paused clock (it costs nothing), short in real time.

@@ -45,7 +45,8 @@ async fn body_borrows_locals_and_may_be_not_send() {
             let rc = shared.clone();
             let h = tg.spawn(async { Ok::<_, BoxError>(41) });
             tokio::task::yield_now().await; // the Rc lives across an await
-            rc.borrow_mut().push(h.await.unwrap());
+            let v = h.await.unwrap();
+            rc.borrow_mut().push(v);
             total += 1;
             cell.set(cell.get() + 1);
             Ok::<_, BoxError>(total)

@@ -234,12 +234,12 @@ fn spawn_without_runtime_panics_clearly() {
     let scope = CancelScope::new();
     let tg = scope.group();
     let r = std::panic::catch_unwind(|| {
-        let _ = tg.spawn(async {});
+        drop(tg.spawn(async {}));
     });
     let msg = panic_msg(&*r.expect_err("spawn without a runtime panics"));
     assert!(msg.contains("runtime"), "unclear message: {msg}");
     let r = std::panic::catch_unwind(|| {
-        let _ = tg.spawn_shielded(async {});
+        drop(tg.spawn_shielded(async {}));
     });
     assert!(r.is_err());
     assert_eq!(tg.len(), 0);

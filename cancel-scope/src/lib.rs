@@ -67,7 +67,8 @@
 //! including the tasks of nested scopes that were dropped unfinished: a dropped scope cancels its
 //! group (reason [`Dropped`](CancelReason::Dropped)), requests the abort of every task (shielded
 //! ones too) without blocking, and hands the tasks still alive to the scope it ran in (found when
-//! its `run` was first polled), which waits for them.
+//! its `run` was first polled), which waits for them. A scope whose `run` was never polled has
+//! no enclosing scope: dropped, it aborts its tasks, but nobody waits for them to stop.
 //!
 //! # Which runtime
 //!

@@ -1,14 +1,15 @@
 //! SPEC sec. 6, grace periods: on cancel, tasks see `cancelled()` resolve, may clean up, and
 //! whatever still runs after the grace is aborted; the body is dropped at once.
 
-mod flavors;
+#[macro_use]
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cancel_scope::{BoxError, CancelReason, CancelScope, Outcome};
-use flavors::DropCounter;
+use common::Counter;
 use tokio::time::Instant;
 
 /// The grace used on each flavor: long on the paused clock, short on real time.
@@ -20,9 +21,10 @@ fn grace(paused: bool) -> Duration {
     }
 }
 
-async fn cleanup_within_grace_counts(paused: bool) {
+async fn cleanup_within_grace_counts() {
+    let paused = common::paused();
     let grace = grace(paused);
-    let stubborn = DropCounter::default();
+    let stubborn = Counter::new();
     let scope = CancelScope::new().grace(grace);
     let tg = scope.group();
     let watcher = tg.clone();
@@ -50,7 +52,7 @@ async fn cleanup_within_grace_counts(paused: bool) {
         None,
         "a task still running after the grace is aborted"
     );
-    assert_eq!(stubborn.count(), 1);
+    assert_eq!(stubborn.get(), 1);
     assert!(
         started.elapsed() >= grace,
         "the stubborn task was aborted before the grace ran out"
@@ -59,11 +61,12 @@ async fn cleanup_within_grace_counts(paused: bool) {
         assert!(started.elapsed() < grace + Duration::from_secs(1));
     }
 }
-both_flavors!(cleanup_within_grace_counts);
+both!(cleanup_within_grace_counts);
 
-async fn body_is_dropped_at_once(paused: bool) {
+async fn body_is_dropped_at_once() {
+    let paused = common::paused();
     let grace = grace(paused);
-    let body_guard = DropCounter::default();
+    let body_guard = Counter::new();
     let scope = CancelScope::new().grace(grace);
     let tg = scope.group();
     let (canceller, seen) = (tg.clone(), body_guard.clone());
@@ -72,10 +75,10 @@ async fn body_is_dropped_at_once(paused: bool) {
         canceller.cancel();
         // The body is dropped the next time it is polled, long before the grace ends.
         let deadline = Instant::now() + grace / 2;
-        while seen.count() == 0 && Instant::now() < deadline {
+        while seen.get() == 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        Ok::<_, BoxError>(seen.count())
+        Ok::<_, BoxError>(seen.get())
     });
     let guard = body_guard.guard();
     let out = scope
@@ -93,9 +96,9 @@ async fn body_is_dropped_at_once(paused: bool) {
         "the body was not dropped at once under a grace period"
     );
 }
-both_flavors!(body_is_dropped_at_once);
+both!(body_is_dropped_at_once);
 
-async fn no_grace_aborts_at_once(_paused: bool) {
+async fn no_grace_aborts_at_once() {
     let cleaned = Arc::new(AtomicBool::new(false));
     let scope = CancelScope::new();
     let tg = scope.group();
@@ -113,9 +116,10 @@ async fn no_grace_aborts_at_once(_paused: bool) {
         "without a grace, tasks are aborted at once"
     );
 }
-both_flavors!(no_grace_aborts_at_once);
+both!(no_grace_aborts_at_once);
 
-async fn grace_with_deadline(paused: bool) {
+async fn grace_with_deadline() {
+    let paused = common::paused();
     let grace = grace(paused);
     let timeout = grace;
     let cleaned = Arc::new(AtomicBool::new(false));
@@ -140,9 +144,10 @@ async fn grace_with_deadline(paused: bool) {
         "aborted before deadline + grace"
     );
 }
-both_flavors!(grace_with_deadline);
+both!(grace_with_deadline);
 
-async fn grace_with_linked_parent_cancel(paused: bool) {
+async fn grace_with_linked_parent_cancel() {
+    let paused = common::paused();
     let grace = grace(paused);
     let cleaned = Arc::new(AtomicBool::new(false));
     let parent = CancelScope::new();
@@ -185,4 +190,4 @@ async fn grace_with_linked_parent_cancel(paused: bool) {
     );
     drop(linked_only);
 }
-both_flavors!(grace_with_linked_parent_cancel);
+both!(grace_with_linked_parent_cancel);

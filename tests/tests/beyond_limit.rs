@@ -2,7 +2,8 @@
 //! order without blocking the spawner, queued tasks are dropped unstarted on cancel (shielded
 //! ones stay queued and run), and `len()` counts queued tasks.
 
-mod flavors;
+#[macro_use]
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,7 +34,7 @@ impl Concurrency {
     }
 }
 
-async fn at_most_n_run_at_once(_paused: bool) {
+async fn at_most_n_run_at_once() {
     let scope = CancelScope::new().limit(3);
     let tg = scope.group();
     let c = Concurrency::default();
@@ -46,9 +47,9 @@ async fn at_most_n_run_at_once(_paused: bool) {
     assert_eq!(c.max.load(Ordering::SeqCst), 3);
     assert_eq!(tg.len(), 0);
 }
-both_flavors!(at_most_n_run_at_once);
+both!(at_most_n_run_at_once);
 
-async fn start_in_spawn_order(_paused: bool) {
+async fn start_in_spawn_order() {
     let scope = CancelScope::new().limit(1);
     let tg = scope.group();
     let order = Arc::new(Mutex::new(Vec::new()));
@@ -62,9 +63,9 @@ async fn start_in_spawn_order(_paused: bool) {
     scope.run(async { Ok(()) }).await.unwrap();
     assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
 }
-both_flavors!(start_in_spawn_order);
+both!(start_in_spawn_order);
 
-async fn spawner_is_not_blocked(_paused: bool) {
+async fn spawner_is_not_blocked() {
     let scope = CancelScope::new().limit(1);
     let tg = scope.group();
     let gate = Arc::new(tokio::sync::Notify::new());
@@ -84,9 +85,9 @@ async fn spawner_is_not_blocked(_paused: bool) {
         .unwrap();
     assert_eq!(out, Outcome::Completed(1001));
 }
-both_flavors!(spawner_is_not_blocked);
+both!(spawner_is_not_blocked);
 
-async fn queued_dropped_unstarted_on_cancel(_paused: bool) {
+async fn queued_dropped_unstarted_on_cancel() {
     let scope = CancelScope::new().limit(2);
     let tg = scope.group();
     let started = Arc::new(AtomicUsize::new(0));
@@ -115,9 +116,9 @@ async fn queued_dropped_unstarted_on_cancel(_paused: bool) {
     }
     assert_eq!(tg.len(), 0);
 }
-both_flavors!(queued_dropped_unstarted_on_cancel);
+both!(queued_dropped_unstarted_on_cancel);
 
-async fn queued_unstarted_count(_paused: bool) {
+async fn queued_unstarted_count() {
     // Same as above, but checks that the queued ones never started at all.
     let scope = CancelScope::new().limit(2);
     let tg = scope.group();
@@ -147,9 +148,9 @@ async fn queued_unstarted_count(_paused: bool) {
         "a queued task started after the cancel"
     );
 }
-both_flavors!(queued_unstarted_count);
+both!(queued_unstarted_count);
 
-async fn shielded_queued_stay_and_run(_paused: bool) {
+async fn shielded_queued_stay_and_run() {
     let scope = CancelScope::new().limit(1).grace(Duration::from_millis(1));
     let tg = scope.group();
     let order = Arc::new(Mutex::new(Vec::new()));
@@ -172,9 +173,9 @@ async fn shielded_queued_stay_and_run(_paused: bool) {
         assert_eq!(handle.await, Some(i));
     }
 }
-both_flavors!(shielded_queued_stay_and_run);
+both!(shielded_queued_stay_and_run);
 
-async fn tasks_spawn_siblings(_paused: bool) {
+async fn tasks_spawn_siblings() {
     let scope = CancelScope::new().limit(2);
     let tg = scope.group();
     let c = Concurrency::default();
@@ -198,9 +199,9 @@ async fn tasks_spawn_siblings(_paused: bool) {
     assert_eq!(done.load(Ordering::SeqCst), 127);
     assert!(c.max.load(Ordering::SeqCst) <= 2);
 }
-both_flavors!(tasks_spawn_siblings);
+both!(tasks_spawn_siblings);
 
-async fn aborted_queued_task_frees_its_turn(_paused: bool) {
+async fn aborted_queued_task_frees_its_turn() {
     let scope = CancelScope::new().limit(1);
     let tg = scope.group();
     let gate = Arc::new(tokio::sync::Notify::new());
@@ -214,7 +215,7 @@ async fn aborted_queued_task_frees_its_turn(_paused: bool) {
     assert_eq!(skipped.await, None);
     assert_eq!(third.await, Some(3));
 }
-both_flavors!(aborted_queued_task_frees_its_turn);
+both!(aborted_queued_task_frees_its_turn);
 
 #[test]
 #[should_panic(expected = "the limit must be at least 1")]

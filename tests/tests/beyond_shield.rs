@@ -2,14 +2,15 @@
 //! nor at the end of a grace period; the scope waits for them; only dropping the scope aborts
 //! them.
 
-mod flavors;
+#[macro_use]
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cancel_scope::{BoxError, CancelReason, CancelScope, Outcome};
-use flavors::DropCounter;
+use common::Counter;
 
 /// A shielded task that waits for the cancel, then works a little, then reports.
 fn observer(
@@ -23,7 +24,7 @@ fn observer(
     })
 }
 
-async fn survives_cancel_and_is_waited_for(_paused: bool) {
+async fn survives_cancel_and_is_waited_for() {
     let scope = CancelScope::new();
     let tg = scope.group();
     let shielded = observer(&tg);
@@ -36,9 +37,9 @@ async fn survives_cancel_and_is_waited_for(_paused: bool) {
     );
     assert_eq!(shielded.await, Some(Some(CancelReason::Requested)));
 }
-both_flavors!(survives_cancel_and_is_waited_for);
+both!(survives_cancel_and_is_waited_for);
 
-async fn survives_end_of_grace(_paused: bool) {
+async fn survives_end_of_grace() {
     let scope = CancelScope::new().grace(Duration::from_millis(5));
     let tg = scope.group();
     let watcher = tg.clone();
@@ -51,9 +52,9 @@ async fn survives_end_of_grace(_paused: bool) {
     scope.run(async { Ok(()) }).await.unwrap();
     assert_eq!(shielded.await, Some("done"));
 }
-both_flavors!(survives_end_of_grace);
+both!(survives_end_of_grace);
 
-async fn survives_linked_parent_cancel(_paused: bool) {
+async fn survives_linked_parent_cancel() {
     let parent = CancelScope::new();
     let parent_tg = parent.group();
     let child = CancelScope::new().parent(&parent_tg);
@@ -65,9 +66,9 @@ async fn survives_linked_parent_cancel(_paused: bool) {
     assert_eq!(shielded.await, Some(Some(CancelReason::Parent)));
     drop(parent);
 }
-both_flavors!(survives_linked_parent_cancel);
+both!(survives_linked_parent_cancel);
 
-async fn in_failing_group_result_waited_and_error_reported(_paused: bool) {
+async fn in_failing_group_result_waited_and_error_reported() {
     let scope = CancelScope::new();
     let tg = scope.group();
     let shielded = observer(&tg);
@@ -77,9 +78,9 @@ async fn in_failing_group_result_waited_and_error_reported(_paused: bool) {
     assert_eq!(err.first().to_string(), "boom");
     assert_eq!(shielded.await, Some(Some(CancelReason::Failed)));
 }
-both_flavors!(in_failing_group_result_waited_and_error_reported);
+both!(in_failing_group_result_waited_and_error_reported);
 
-async fn shielded_error_is_reported(_paused: bool) {
+async fn shielded_error_is_reported() {
     let scope = CancelScope::new();
     let tg = scope.group();
     let watcher = tg.clone();
@@ -91,10 +92,10 @@ async fn shielded_error_is_reported(_paused: bool) {
     let err = scope.run(async { Ok(()) }).await.unwrap_err();
     assert_eq!(err.first().to_string(), "failed while shutting down");
 }
-both_flavors!(shielded_error_is_reported);
+both!(shielded_error_is_reported);
 
-async fn dropping_the_scope_aborts_it(_paused: bool) {
-    let drops = DropCounter::default();
+async fn dropping_the_scope_aborts_it() {
+    let drops = Counter::new();
     let reached_end = Arc::new(AtomicBool::new(false));
     let scope = CancelScope::new();
     let tg = scope.group();
@@ -115,13 +116,13 @@ async fn dropping_the_scope_aborts_it(_paused: bool) {
         None,
         "dropping the scope aborts shielded tasks too"
     );
-    assert_eq!(drops.count(), 1);
+    assert_eq!(drops.get(), 1);
     assert!(!reached_end.load(Ordering::SeqCst));
     assert_eq!(tg.cancel_reason(), Some(CancelReason::Dropped));
 }
-both_flavors!(dropping_the_scope_aborts_it);
+both!(dropping_the_scope_aborts_it);
 
-async fn not_started_after_cancel(_paused: bool) {
+async fn not_started_after_cancel() {
     let scope = CancelScope::new();
     let tg = scope.group();
     tg.cancel();
@@ -132,4 +133,4 @@ async fn not_started_after_cancel(_paused: bool) {
     scope.run(async { Ok(()) }).await.unwrap();
     assert!(!started.load(Ordering::SeqCst));
 }
-both_flavors!(not_started_after_cancel);
+both!(not_started_after_cancel);

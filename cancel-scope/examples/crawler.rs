@@ -19,7 +19,8 @@
 //! three crawls show the three outcomes:
 //!
 //! 1. `/docs/0`: every page fetched, `Ok(Completed(()))`;
-//! 2. `/blog/0`: the 500s fail the crawl, `Err(GroupError)` with the failed pages;
+//! 2. `/blog/0`: the first 500 fails the crawl, `Err(GroupError)` with the failed pages (one,
+//!    or both 500s when the second one completes before the cancel reaches its task);
 //! 3. `/archive/0`: page 9 hangs, so the crawl cannot finish: at the deadline, the fetches in
 //!    flight are cancelled and the crawl ends with `Ok(Cancelled(Deadline))`, keeping the pages
 //!    fetched so far.

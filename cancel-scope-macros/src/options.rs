@@ -4,8 +4,8 @@
 //! Parsing only records what was written (with spans); whether a combination is allowed
 //! (duplicates, `timeout` with `deadline`, `error` in the attribute) is `validate`'s job.
 
-use std::fmt::Write as _;
 use proc_macro2::{Span, TokenStream, TokenTree};
+use std::fmt::Write as _;
 use syn::ext::IdentExt as _;
 use syn::parse::{ParseStream, Parser as _};
 use syn::punctuated::Punctuated;

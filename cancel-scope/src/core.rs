@@ -574,7 +574,7 @@ impl Core {
                 self.span.record("tasks_spawned", st.spawned);
                 self.span.record("errors", st.error_count);
                 self.span
-                    .record("panics", st.panic.is_some() as usize + st.later_panics);
+                    .record("panics", usize::from(st.panic.is_some()) + st.later_panics);
             }
             let finished = Finished {
                 reason: self.reason(),

@@ -6,7 +6,7 @@
 //! same round. Contenders:
 //!
 //! - `ours`: `cancel_scope::CancelScope` + `TaskGroup` through the runtime API;
-//! - `ours_macro`: the same through `cancel_scope!` (cargo feature `macro`);
+//! - `ours_macro`: the same through `cancel_scope!`;
 //! - `joinset`: `tokio::task::JoinSet`;
 //! - `handles`: `tokio::spawn` and the `JoinHandle`s awaited one by one;
 //! - `tracker`: `tokio_util::task::TaskTracker` (+ `CancellationToken` for cancellation);
@@ -123,7 +123,6 @@ pub async fn ours_spawn_join<F: Future<Output = ()> + Send + 'static>(
 }
 
 /// Ours through the `cancel_scope!` macro.
-#[cfg(feature = "macro")]
 pub async fn ours_macro_spawn_join<F: Future<Output = ()> + Send + 'static>(
     n: usize,
     make: impl Fn() -> F,
@@ -277,7 +276,6 @@ pub async fn ours_empty(iters: usize) {
 }
 
 /// Ours through the macro: `cancel_scope! {}`, `iters` times.
-#[cfg(feature = "macro")]
 pub async fn ours_macro_empty(iters: usize) {
     for _ in 0..iters {
         let out: cancel_scope::ScopeResult<()> = cancel_scope::cancel_scope! {};

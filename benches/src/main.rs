@@ -345,7 +345,6 @@ fn spawn_join(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str
                     }) as Unit<'_>
                 };
             }
-            #[allow(unused_mut)]
             let mut units: Vec<(&'static str, Unit<'_>)> = vec![
                 ("ours", unit!(b::ours_spawn_join)),
                 ("joinset", unit!(b::joinset_spawn_join)),
@@ -353,7 +352,6 @@ fn spawn_join(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str
                 ("tracker", unit!(b::tracker_spawn_join)),
                 ("moro", unit!(b::moro_spawn_join)),
             ];
-            #[cfg(feature = "macro")]
             units.insert(1, ("ours_macro", unit!(b::ours_macro_spawn_join)));
             if n > N && !plan.big_all {
                 units.retain(|u| matches!(u.0, "ours" | "ours_macro" | "joinset"));
@@ -408,14 +406,12 @@ fn cancel(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, ga
 fn empty(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gated: bool) {
     let rounds = if gated { plan.rounds } else { plan.rounds_big };
     let it = plan.empty_iters;
-    #[allow(unused_mut)]
     let mut units: Vec<(&'static str, Unit<'_>)> = vec![
         ("ours", Box::new(|| timed(rt, b::ours_empty(it)))),
         ("joinset", Box::new(|| timed(rt, b::joinset_empty(it)))),
         ("tracker", Box::new(|| timed(rt, b::tracker_empty(it)))),
         ("moro", Box::new(|| timed(rt, b::moro_empty(it)))),
     ];
-    #[cfg(feature = "macro")]
     units.insert(
         1,
         (
@@ -482,19 +478,24 @@ fn chains(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, ga
                 .filter(|x| x.0 == end)
                 .map(|x| x.2)
                 .collect();
-            // Linear: the cost per level stays flat once the chain no longer fits in the
-            // caches (10k -> 30k); 1k -> 10k also shows the cache effect.
-            let growth = us[2] / us[1];
             rep.gate(
-                format!("chain, cancel {end:?}: < 2 us/level at 1k, 10k, 30k; linear (30k/10k per level <= 1.5)"),
+                format!("chain, cancel {end:?}: < 2 us per level at depth 1k and 10k"),
+                format!("{:.3} / {:.3} us per level", us[0], us[1]),
+                us[0] < 2.0 && us[1] < 2.0,
+            );
+            rep.gate(
                 format!(
-                    "{:.3} / {:.3} / {:.3} us per level (30k/10k {growth:.2}, 10k/1k {:.2})",
+                    "chain, cancel {end:?}: wall time per level flat (10k/1k and 30k/10k <= 1.5)"
+                ),
+                format!(
+                    "1k {:.3}, 10k {:.3}, 30k {:.3} us per level (10k/1k {:.2}, 30k/10k {:.2})",
                     us[0],
                     us[1],
                     us[2],
-                    us[1] / us[0]
+                    us[1] / us[0],
+                    us[2] / us[1]
                 ),
-                us.iter().all(|x| *x < 2.0) && growth <= 1.5,
+                us[1] / us[0] <= 1.5 && us[2] / us[1] <= 1.5,
             );
         }
     }
@@ -671,6 +672,20 @@ fn run_all(plan: &Plan) -> String {
     let batch = 1_000;
     let (o_small, _, _) = memory_flat(&mem_rt, plan.big / 10, batch);
     let (o_big, s_big, p_big) = memory_flat(&mem_rt, plan.big, batch);
+    let depth = 10_000;
+    let chain_bytes = mem_rt.block_on(async {
+        let base = reset_peak();
+        b::chain(depth, ChainEnd::Leaf).await;
+        mem_peak() - base
+    });
+    rep.notes.push(format!(
+        "chain memory: peak {:.0} bytes per level at depth {depth} (the level's task cell, its boxed \
+         future holding the scope's `run` future, the group's Core, the link entries); an empty \
+         scope's `run` future is {} bytes (tokio `Sleep` alone is {} bytes).",
+        chain_bytes as f64 / depth as f64,
+        std::mem::size_of_val(&CancelScope::new().run(async { Ok::<(), cancel_scope::BoxError>(()) })),
+        std::mem::size_of::<tokio::time::Sleep>(),
+    ));
     drop(mem_rt);
     COUNTING.store(false, Ordering::SeqCst);
     let mb = |x: isize| x as f64 / 1e6;

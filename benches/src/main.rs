@@ -749,8 +749,13 @@ fn run_all(plan: &Plan) -> String {
 }
 
 /// Runs one measured unit `reps` times (for `valgrind --tool=callgrind`).
+///
+/// A name starting with `mt_` runs on the multi-thread runtime (2 workers).
 fn run_unit(name: &str, n: usize, reps: usize) {
-    let rt = b::current_thread();
+    let (rt, name) = match name.strip_prefix("mt_") {
+        Some(rest) => (b::multi_thread(2), rest),
+        None => (b::current_thread(), name),
+    };
     for _ in 0..reps {
         match name {
             "ours_spawn" => rt.block_on(b::ours_spawn_join(n, b::trivial)),

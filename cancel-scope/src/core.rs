@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::Waker;
 use std::time::Duration;
@@ -26,8 +26,13 @@ pub(crate) struct Core {
     reason: AtomicU8,
     /// Wakes `TaskGroup::cancelled()` futures.
     notify: Notify,
-    /// The runtime tasks are spawned on, captured at `new()`, `group()` or `run()`.
-    handle: OnceLock<Handle>,
+    /// The runtime tasks are spawned on, if one was current at `new()` (the common case: a
+    /// plain field, so that creating a scope costs no `OnceLock` initialisation)...
+    handle: Option<Handle>,
+    /// ... else captured later, at `group()` or `run()`.
+    late_handle: OnceLock<Handle>,
+    /// The grace period in nanoseconds (0: none), read without the lock.
+    grace_nanos: AtomicU64,
     state: Mutex<State>,
     #[cfg(feature = "tracing")]
     pub(crate) span: tracing::Span,
@@ -38,6 +43,9 @@ struct State {
     finished: bool,
     /// `true` once the scope was dropped unfinished: every task, shielded or not, is aborted.
     dropped: bool,
+    /// `true` once tasks are aborted on cancel: at once without a grace period, else when it
+    /// ran out.
+    grace_over: bool,
     /// Live tasks (running or queued), by key.
     tasks: Slab<Entry>,
     /// Live tasks of dropped nested scopes handed to this one, which waits for them.
@@ -46,25 +54,35 @@ struct State {
     adopter: Option<Arc<Core>>,
     /// The scope's `run` future, waiting for the body, the tasks or a cancel.
     scope_waker: Option<Waker>,
+    /// Tasks ever spawned (started or queued), for tracing and `Debug`.
+    spawned: u64,
+    // Rarely used parts live behind boxes created on first use, so that a scope that never
+    // fails, links or limits stays small and cheap to create and drop.
+    failures: Option<Box<Failures>>,
+    links: Option<Box<Links>>,
+    limit: Option<Box<Limiter>>,
+}
+
+/// Errors and panics, created at the first one.
+#[derive(Default)]
+struct Failures {
     /// `Vec<E>` of the group's error type, created at the first error.
     errors: Option<Box<dyn Any + Send>>,
+    /// Errors recorded (for tracing).
+    error_count: usize,
     /// The first panic's payload.
     panic: Option<Box<dyn Any + Send>>,
     /// Panics after the first, dropped with the unwinding (counted for tracing).
     later_panics: usize,
-    /// Errors recorded (for tracing).
-    error_count: usize,
+}
+
+/// Links to other groups, created at the first one.
+#[derive(Default)]
+struct Links {
     /// Groups this one is linked to as a child, with this group's key in their `children`.
     parents: Vec<Link>,
     /// Groups linked to this one as their parent.
     children: Slab<Weak<Core>>,
-    /// How long tasks may run after a cancel before they are aborted.
-    grace: Option<Duration>,
-    /// `true` once the grace period (if any) has run out.
-    grace_over: bool,
-    limit: Option<Limiter>,
-    /// Tasks ever spawned (started or queued), for tracing and `Debug`.
-    spawned: u64,
 }
 
 /// A live task in the registry.
@@ -156,6 +174,15 @@ struct Deferred {
     notify: bool,
 }
 
+impl Deferred {
+    fn is_empty(&self) -> bool {
+        !self.notify
+            && self.wakers.is_empty()
+            && self.cancels.is_empty()
+            && self.releases.is_empty()
+    }
+}
+
 fn lock(mutex: &Mutex<State>) -> MutexGuard<'_, State> {
     // No user code runs under the lock, so a poisoned lock still holds consistent state.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -166,24 +193,21 @@ impl Core {
         let core = Core {
             reason: AtomicU8::new(0),
             notify: Notify::new(),
-            handle: OnceLock::new(),
+            handle: Handle::try_current().ok(),
+            late_handle: OnceLock::new(),
+            grace_nanos: AtomicU64::new(0),
             state: Mutex::new(State {
                 finished: false,
                 dropped: false,
+                grace_over: false,
                 tasks: Slab::new(),
                 adopted: 0,
                 adopter: None,
                 scope_waker: None,
-                errors: None,
-                panic: None,
-                later_panics: 0,
-                error_count: 0,
-                parents: Vec::new(),
-                children: Slab::new(),
-                grace: None,
-                grace_over: false,
-                limit: None,
                 spawned: 0,
+                failures: None,
+                links: None,
+                limit: None,
             }),
             #[cfg(feature = "tracing")]
             span: tracing::info_span!(
@@ -194,7 +218,6 @@ impl Core {
                 panics = tracing::field::Empty,
             ),
         };
-        core.capture_handle();
         Arc::new(core)
     }
 
@@ -202,26 +225,31 @@ impl Core {
 
     /// Captures the current runtime if none was captured yet.
     pub(crate) fn capture_handle(&self) {
-        if self.handle.get().is_none() {
+        if self.captured_runtime().is_none() {
             if let Ok(handle) = Handle::try_current() {
-                let _ = self.handle.set(handle);
+                let _ = self.late_handle.set(handle);
             }
         }
     }
 
     /// The runtime captured by the group, if any.
     pub(crate) fn captured_runtime(&self) -> Option<&Handle> {
-        self.handle.get()
+        self.handle.as_ref().or_else(|| self.late_handle.get())
     }
 
     // ----- configuration (builder) -----
 
     pub(crate) fn set_grace(&self, grace: Duration) {
-        lock(&self.state).grace = (!grace.is_zero()).then_some(grace);
+        let nanos = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX);
+        self.grace_nanos.store(nanos, Ordering::Relaxed);
     }
 
+    /// The grace period, if one is set.
     pub(crate) fn grace(&self) -> Option<Duration> {
-        lock(&self.state).grace
+        match self.grace_nanos.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
     }
 
     pub(crate) fn set_limit(&self, max: usize) {
@@ -229,12 +257,12 @@ impl Core {
         match &mut st.limit {
             Some(limiter) => limiter.max = max,
             None => {
-                st.limit = Some(Limiter {
+                st.limit = Some(Box::new(Limiter {
                     max,
                     running: 0,
                     base: 0,
                     queue: VecDeque::new(),
-                });
+                }));
             }
         }
     }
@@ -277,7 +305,7 @@ impl Core {
         self.reason.store(reason.to_u8(), Ordering::Release);
         #[cfg(feature = "tracing")]
         self.span.record("reason", tracing::field::display(reason));
-        if st.grace.is_none() {
+        if self.grace().is_none() {
             st.grace_over = true;
             abort_tasks(st, false);
         }
@@ -289,16 +317,18 @@ impl Core {
                 }
             }
         }
-        if reason.travels_up() {
-            for link in &st.parents {
-                if let Some(parent) = link.group.upgrade() {
-                    out.cancels.push((parent, CancelReason::Child));
+        if let Some(links) = &st.links {
+            if reason.travels_up() {
+                for link in &links.parents {
+                    if let Some(parent) = link.group.upgrade() {
+                        out.cancels.push((parent, CancelReason::Child));
+                    }
                 }
             }
-        }
-        for (_, child) in &st.children {
-            if let Some(child) = child.upgrade() {
-                out.cancels.push((child, CancelReason::Parent));
+            for (_, child) in &links.children {
+                if let Some(child) = child.upgrade() {
+                    out.cancels.push((child, CancelReason::Parent));
+                }
             }
         }
         out.wakers.extend(st.scope_waker.take());
@@ -308,6 +338,9 @@ impl Core {
     /// Wakes what was collected under the lock, then cancels linked groups and releases
     /// enclosing scopes, iteratively (a chain of any depth uses no stack).
     fn run_deferred(&self, deferred: Deferred) {
+        if deferred.is_empty() {
+            return;
+        }
         if deferred.notify {
             self.notify.notify_waiters();
         }
@@ -365,7 +398,10 @@ impl Core {
                 return;
             }
             (
-                pst.children.insert(Arc::downgrade(self)),
+                pst.links
+                    .get_or_insert_default()
+                    .children
+                    .insert(Arc::downgrade(self)),
                 parent.is_cancelled(),
             )
         };
@@ -374,7 +410,7 @@ impl Core {
             if st.finished {
                 true
             } else {
-                st.parents.push(Link {
+                st.links.get_or_insert_default().parents.push(Link {
                     group: Arc::downgrade(parent),
                     key,
                 });
@@ -382,7 +418,10 @@ impl Core {
             }
         };
         if unlinked {
-            lock(&parent.state).children.try_remove(key);
+            unlink(vec![Link {
+                group: Arc::downgrade(parent),
+                key,
+            }]);
             return;
         }
         if parent_cancelled {
@@ -525,8 +564,11 @@ impl Core {
     pub(crate) fn record_error<E: Send + 'static>(self: &Arc<Self>, error: E) {
         {
             let mut st = lock(&self.state);
-            st.error_count += 1;
-            let errors = st.errors.get_or_insert_with(|| Box::new(Vec::<E>::new()));
+            let failures = st.failures.get_or_insert_default();
+            failures.error_count += 1;
+            let errors = failures
+                .errors
+                .get_or_insert_with(|| Box::new(Vec::<E>::new()));
             match errors.downcast_mut::<Vec<E>>() {
                 Some(errors) => errors.push(error),
                 None => unreachable!("a group's errors all have the group's error type"),
@@ -539,11 +581,12 @@ impl Core {
     pub(crate) fn record_panic(self: &Arc<Self>, payload: Box<dyn Any + Send>) {
         let later = {
             let mut st = lock(&self.state);
-            if st.panic.is_none() {
-                st.panic = Some(payload);
+            let failures = st.failures.get_or_insert_default();
+            if failures.panic.is_none() {
+                failures.panic = Some(payload);
                 None
             } else {
-                st.later_panics += 1;
+                failures.later_panics += 1;
                 Some(payload)
             }
         };
@@ -569,24 +612,27 @@ impl Core {
         }
         if !body_alive && st.tasks.is_empty() && st.adopted == 0 {
             st.finished = true;
+            st.scope_waker = None;
+            let failures = st.failures.take().map(|f| *f).unwrap_or_default();
             #[cfg(feature = "tracing")]
             {
                 self.span.record("tasks_spawned", st.spawned);
-                self.span.record("errors", st.error_count);
-                self.span
-                    .record("panics", usize::from(st.panic.is_some()) + st.later_panics);
+                self.span.record("errors", failures.error_count);
+                self.span.record(
+                    "panics",
+                    usize::from(failures.panic.is_some()) + failures.later_panics,
+                );
             }
-            let finished = Finished {
-                reason: self.reason(),
-                errors: st.errors.take(),
-                panic: st.panic.take(),
-            };
-            let parents = std::mem::take(&mut st.parents);
-            st.children.clear();
-            st.scope_waker = None;
+            let links = st.links.take();
             drop(st);
-            unlink(parents);
-            return Progress::Finished(finished);
+            if let Some(links) = links {
+                unlink(links.parents);
+            }
+            return Progress::Finished(Finished {
+                reason: self.reason(),
+                errors: failures.errors,
+                panic: failures.panic,
+            });
         }
         match &st.scope_waker {
             Some(w) if w.will_wake(waker) => {}
@@ -602,10 +648,10 @@ impl Core {
         // Counted in advance so that the last task of this group can never release the
         // enclosing scope before it was counted; given back below if nothing is left.
         let adopter = enclosing.filter(|enc| enc.adopt());
-        let (parents, handed_over) = {
+        let (links, handed_over) = {
             let mut st = lock(&self.state);
             if st.finished {
-                (Vec::new(), false)
+                (None, false)
             } else {
                 self.cancel_locked(&mut st, CancelReason::Dropped, &mut deferred);
                 st.dropped = true;
@@ -619,19 +665,20 @@ impl Core {
                         }
                     }
                 }
-                st.children.clear();
                 let live = !st.tasks.is_empty() || st.adopted > 0;
                 let handed_over = live && adopter.is_some();
                 if handed_over {
                     st.adopter = adopter.cloned();
                 }
-                (std::mem::take(&mut st.parents), handed_over)
+                (st.links.take(), handed_over)
             }
         };
         if let (Some(adopter), false) = (adopter, handed_over) {
             deferred.releases.push(adopter.clone());
         }
-        unlink(parents);
+        if let Some(links) = links {
+            unlink(links.parents);
+        }
         self.run_deferred(deferred);
     }
 
@@ -688,7 +735,9 @@ fn admit_next(limiter: &mut Limiter, wakers: &mut Vec<Waker>) {
 fn unlink(parents: Vec<Link>) {
     for link in parents {
         if let Some(parent) = link.group.upgrade() {
-            lock(&parent.state).children.try_remove(link.key);
+            if let Some(links) = &mut lock(&parent.state).links {
+                links.children.try_remove(link.key);
+            }
         }
     }
 }

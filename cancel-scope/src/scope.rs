@@ -56,11 +56,15 @@ struct ScopeGuard {
     core: Arc<Core>,
     /// The scope whose body or task was running when `run` was first polled.
     enclosing: Option<Arc<Core>>,
+    /// Cleared once the scope finished, so that a normal end costs no extra lock.
+    armed: bool,
 }
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        self.core.drop_scope(self.enclosing.as_ref());
+        if self.armed {
+            self.core.drop_scope(self.enclosing.as_ref());
+        }
     }
 }
 
@@ -99,6 +103,7 @@ impl<E: Send + 'static> CancelScope<E> {
             guard: ScopeGuard {
                 core: Core::new(),
                 enclosing: None,
+                armed: true,
             },
             timeout: None,
             deadline: None,
@@ -299,15 +304,14 @@ where
     F: Future<Output = Result<T, E>>,
 {
     // Everything up to the first `.await` runs at the first poll.
-    let core = guard.core.clone();
-    core.capture_handle();
     guard.enclosing = context::current();
-    #[cfg(feature = "tracing")]
-    let span = core.span.clone();
+    let core = &guard.core;
+    core.capture_handle();
 
     let mut body = pin!(Some(body));
-    let mut deadline_sleep: Pin<&mut Option<Sleep>> = pin!(None);
-    let mut grace_sleep: Pin<&mut Option<Sleep>> = pin!(None);
+    // Boxed: most scopes have neither, and the run future stays small without them.
+    let mut deadline_sleep: Option<Pin<Box<Sleep>>> = None;
+    let mut grace_sleep: Option<Pin<Box<Sleep>>> = None;
     let mut grace_started = false;
     let mut value: Option<T> = None;
     let grace = core.grace();
@@ -323,19 +327,19 @@ where
         if at <= Instant::now() {
             core.cancel(CancelReason::Deadline);
         } else if !core.is_cancelled() {
-            deadline_sleep.set(Some(tokio::time::sleep_until(at)));
+            deadline_sleep = Some(Box::pin(tokio::time::sleep_until(at)));
         }
     }
 
     let mut body_slot = Some(core.clone());
     let finished = poll_fn(|cx: &mut Context<'_>| {
         #[cfg(feature = "tracing")]
-        let _entered = span.enter();
+        let _entered = core.span.enter();
         loop {
             // The body: polled until it ends, dropped as soon as the group is cancelled.
             if body.is_some() {
                 if core.is_cancelled() {
-                    drop_body(body.as_mut(), &core);
+                    drop_body(body.as_mut(), core);
                 } else if let Some(fut) = body.as_mut().as_pin_mut() {
                     let polled = context::enter(&mut body_slot, || {
                         catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
@@ -343,14 +347,14 @@ where
                     match polled {
                         Ok(Poll::Pending) => {}
                         Ok(Poll::Ready(result)) => {
-                            drop_body(body.as_mut(), &core);
+                            drop_body(body.as_mut(), core);
                             match result {
                                 Ok(v) => value = Some(v),
                                 Err(error) => core.record_error(error),
                             }
                         }
                         Err(payload) => {
-                            drop_body(body.as_mut(), &core);
+                            drop_body(body.as_mut(), core);
                             core.record_panic(payload);
                         }
                     }
@@ -358,21 +362,21 @@ where
             }
 
             if core.is_cancelled() {
-                deadline_sleep.set(None);
+                deadline_sleep = None;
                 if let (Some(grace), false) = (grace, grace_started) {
                     grace_started = true;
-                    grace_sleep.set(Some(tokio::time::sleep(grace)));
+                    grace_sleep = Some(Box::pin(tokio::time::sleep(grace)));
                 }
-            } else if let Some(sleep) = deadline_sleep.as_mut().as_pin_mut() {
-                if sleep.poll(cx).is_ready() {
-                    deadline_sleep.set(None);
+            } else if let Some(sleep) = &mut deadline_sleep {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    deadline_sleep = None;
                     core.cancel(CancelReason::Deadline);
                     continue;
                 }
             }
-            if let Some(sleep) = grace_sleep.as_mut().as_pin_mut() {
-                if sleep.poll(cx).is_ready() {
-                    grace_sleep.set(None);
+            if let Some(sleep) = &mut grace_sleep {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    grace_sleep = None;
                     core.end_grace();
                 }
             }
@@ -387,7 +391,10 @@ where
         }
     })
     .await;
+    // Finished: nothing for the guard to do. The group's `Core` is released right here.
+    guard.armed = false;
     drop(guard);
+    drop(body_slot);
     outcome(finished, value)
 }
 

@@ -77,9 +77,9 @@ async fn spawner_is_not_blocked() {
             for _ in 0..1000 {
                 tg.spawn(async {});
             }
-            assert_eq!(tg.len(), 1001);
+            let queued = tg.len();
             gate.notify_one();
-            Ok(tg.len())
+            Ok(queued)
         })
         .await
         .unwrap();

@@ -27,12 +27,21 @@ fn observer(
 async fn survives_cancel_and_is_waited_for() {
     let scope = CancelScope::new();
     let tg = scope.group();
-    let shielded = observer(&tg);
+    let done = Arc::new(AtomicBool::new(false));
+    let (watcher, flag) = (tg.clone(), done.clone());
+    let shielded = tg.spawn_shielded(async move {
+        watcher.cancelled().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        flag.store(true, Ordering::SeqCst);
+        Ok::<_, BoxError>(watcher.cancel_reason())
+    });
     tg.cancel();
     let out = scope.run(async { Ok(()) }).await.unwrap();
     assert_eq!(out, Outcome::Cancelled(CancelReason::Requested));
+    // Not `shielded.is_finished()`: tokio marks the handle finished only after it dropped the
+    // task's future, which is what the scope waits for; the flag is set before that.
     assert!(
-        shielded.is_finished(),
+        done.load(Ordering::SeqCst),
         "the scope returned before its shielded task ended"
     );
     assert_eq!(shielded.await, Some(Some(CancelReason::Requested)));

@@ -119,8 +119,14 @@ async fn without_capture_the_current_runtime_is_used() {
     })
     .join()
     .unwrap();
-    let h = tg.spawn(async { Ok::<_, BoxError>(6) });
-    assert_eq!(tg.len(), 1);
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wait = gate.clone();
+    let h = tg.spawn(async move {
+        wait.notified().await;
+        Ok::<_, BoxError>(6)
+    });
+    assert_eq!(tg.len(), 1, "spawned on the runtime current at the spawn");
+    gate.notify_one();
     let out = scope.run(async { Ok::<_, BoxError>(h.await) }).await;
     assert_eq!(out.unwrap(), Outcome::Completed(Some(6)));
 }

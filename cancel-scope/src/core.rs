@@ -626,6 +626,16 @@ impl Core {
             let links = st.links.take();
             drop(st);
             if let Some(links) = links {
+                // A cancel that travels up reaches the parents after the canceller released our
+                // lock: make sure it did before this scope returns, or a parent waiting for this
+                // scope could finish first, uncancelled.
+                if self.reason().is_some_and(CancelReason::travels_up) {
+                    for link in &links.parents {
+                        if let Some(parent) = link.group.upgrade() {
+                            parent.cancel(CancelReason::Child);
+                        }
+                    }
+                }
                 unlink(links.parents);
             }
             return Progress::Finished(Finished {

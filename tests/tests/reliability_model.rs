@@ -154,6 +154,7 @@ fn check_case(case: &Case, stats: &Stats) -> Result<(), TestCaseError> {
             )));
         }
     }
+    #[allow(clippy::needless_range_loop)] // `s` indexes four parallel tables
     for s in 0..case.scopes.len() {
         let actual = log.returned.get(&s).cloned();
         if actual != prediction.returned[s] {

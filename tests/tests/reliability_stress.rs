@@ -60,7 +60,11 @@ fn hammer(i: usize, n: usize, groups: &[TaskGroup], rt: &tokio::runtime::Handle,
                 }
                 Err(e) => {
                     assert!(e.is_closed(), "try_spawn refused for another reason: {e}");
-                    assert!(tg.is_cancelled(), "try_spawn refused on a live group");
+                    assert!(
+                        tg.is_cancelled(),
+                        "try_spawn refused on a live group: {tg:?} (thread {i}, {:?})",
+                        std::ptr::eq(tg, &groups[0])
+                    );
                     c.refused.fetch_add(1, Ordering::Relaxed);
                 }
             },
@@ -228,4 +232,49 @@ fn threads_hammer_one_group_and_linked_groups() {
         l(&c.linked_scopes),
         l(&c.started_after_cancel),
     );
+}
+
+/// Regression (found by the stress above): B, linked to A and running in A's body, is cancelled
+/// by request from another thread. The cancel reaches A only after B's lock is released, so B
+/// could finish and return, and A's body complete, before A was cancelled: A then returned
+/// `Completed` although its linked child had been cancelled by request while it ran (SPEC sec. 5:
+/// the cancel travels up "immediately"; rule 5: `Completed` means never cancelled).
+#[test]
+fn a_request_cancel_reaches_the_parents_before_the_child_returns() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for i in 0..2_000 {
+        let (a, tg_b, b) = rt.block_on(async {
+            let a = CancelScope::new();
+            let b = CancelScope::new().parent(&a.group());
+            let tg_b = b.group();
+            (a, tg_b, b)
+        });
+        let watcher = tg_b.clone();
+        let scope_a = rt.spawn(a.run(async move {
+            let _ = b
+                .run(async move {
+                    watcher.cancelled().await;
+                    Ok::<_, BoxError>(())
+                })
+                .await;
+            Ok::<_, BoxError>(())
+        }));
+        let canceller = std::thread::spawn(move || tg_b.cancel());
+        canceller.join().unwrap();
+        let out = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), scope_a).await })
+            .expect("hung")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            out,
+            Outcome::Cancelled(CancelReason::Child),
+            "iteration {i}: A finished uncancelled although its linked child was cancelled by \
+             request while it ran"
+        );
+    }
 }

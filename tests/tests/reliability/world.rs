@@ -366,13 +366,12 @@ pub(crate) fn check_invariants(w: &World, root_returned: bool) -> Result<(), Str
             .map(|(_, id)| *id)
             .collect();
         match out {
-            Out::Panicked(p) => {
-                if !panicked.contains(p) {
-                    return Err(format!(
-                        "scope {s} resumed panic {p}, not one of its own {panicked:?}"
-                    ));
-                }
+            Out::Panicked(p) if !panicked.contains(p) => {
+                return Err(format!(
+                    "scope {s} resumed panic {p}, not one of its own {panicked:?}"
+                ));
             }
+            Out::Panicked(_) => {}
             _ if !panicked.is_empty() => {
                 return Err(format!(
                     "scope {s} returned {out:?} although {panicked:?} panicked in it"

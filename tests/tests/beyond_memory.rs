@@ -1,49 +1,11 @@
 //! SPEC sec. 6, bounded memory: one long-lived scope that spawns a million short tasks (handles
-//! dropped) holds memory only for the tasks alive now. A counting global allocator measures
-//! the bytes live in this test binary.
+//! dropped) holds memory only for the tasks alive now. A counting global allocator
+//! (`counting_alloc`) measures the bytes live in this test binary.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+mod counting_alloc;
 
 use cancel_scope::CancelScope;
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grew(bytes: isize) {
-    let now = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size() as isize);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grew(new_size as isize - layout.size() as isize);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
-}
+use counting_alloc::live;
 
 /// Spawns `total` short tasks in waves of `wave`, letting each wave finish before the next, and
 /// returns the highest live byte count seen after the first wave (the "steady state").
@@ -81,11 +43,10 @@ fn flat_memory_for(total: usize, flavor: &str) {
             .build(),
     }
     .unwrap();
-    let before = live();
-    PEAK.store(before, Ordering::Relaxed);
+    let before = counting_alloc::reset_peak();
     let (after_first, quiet_peak) = rt.block_on(churn(total, 1_000));
     let growth = quiet_peak - after_first;
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let peak = counting_alloc::peak() - before;
     eprintln!(
         "{flavor}: {total} tasks in waves of 1000; live bytes before {before}, between waves \
          {after_first} after the first and at most {quiet_peak} later (growth {growth}); \

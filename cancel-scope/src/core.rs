@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::Waker;
 use std::time::Duration;
@@ -33,6 +33,9 @@ pub(crate) struct Core {
     late_handle: OnceLock<Handle>,
     /// The grace period in nanoseconds (0: none), read without the lock.
     grace_nanos: AtomicU64,
+    /// Set once the group is linked to another (either way): its cancels then take the
+    /// propagation lock.
+    linked: AtomicBool,
     state: Mutex<State>,
     #[cfg(feature = "tracing")]
     pub(crate) span: tracing::Span,
@@ -174,7 +177,70 @@ struct Deferred {
     notify: bool,
 }
 
+/// Wake-ups gathered while propagating, fired once no lock is held.
+struct Wakeups {
+    /// Wake the `cancelled()` futures of the group that started the propagation.
+    notify_self: bool,
+    wakers: Vec<Waker>,
+    /// Every other group touched, with whether its `cancelled()` futures are to be woken.
+    groups: Vec<(Arc<Core>, bool)>,
+}
+
+impl Wakeups {
+    fn fire(self, origin: &Core) {
+        if self.notify_self {
+            origin.notify.notify_waiters();
+        }
+        for (group, notify) in &self.groups {
+            if *notify {
+                group.notify.notify_waiters();
+            }
+        }
+        for waker in self.wakers {
+            waker.wake();
+        }
+    }
+}
+
 impl Deferred {
+    /// Cancels linked groups and releases enclosing scopes, iteratively (a chain of any depth
+    /// uses no stack), and gathers the wake-ups for after every lock is released.
+    fn propagate(self) -> Wakeups {
+        let Deferred {
+            wakers,
+            mut cancels,
+            mut releases,
+            notify,
+        } = self;
+        let mut out = Wakeups {
+            notify_self: notify,
+            wakers,
+            groups: Vec::new(),
+        };
+        loop {
+            let mut next = Deferred::default();
+            let group = if let Some((group, reason)) = cancels.pop() {
+                group.cancel_locked(&mut lock(&group.state), reason, &mut next);
+                group
+            } else if let Some(group) = releases.pop() {
+                let mut st = lock(&group.state);
+                st.adopted -= 1;
+                st.after_task_removed(&mut next);
+                drop(st);
+                group
+            } else {
+                break;
+            };
+            out.wakers.append(&mut next.wakers);
+            cancels.append(&mut next.cancels);
+            releases.append(&mut next.releases);
+            // Kept, and dropped only after the wake-ups: a last reference dropped here would
+            // run destructors (the group's errors) with the propagation lock held.
+            out.groups.push((group, next.notify));
+        }
+        out
+    }
+
     fn is_empty(&self) -> bool {
         !self.notify
             && self.wakers.is_empty()
@@ -196,6 +262,7 @@ impl Core {
             handle: Handle::try_current().ok(),
             late_handle: OnceLock::new(),
             grace_nanos: AtomicU64::new(0),
+            linked: AtomicBool::new(false),
             state: Mutex::new(State {
                 finished: false,
                 dropped: false,
@@ -292,9 +359,23 @@ impl Core {
 
     /// Cancels this group for `reason` and propagates along links, iteratively.
     pub(crate) fn cancel(self: &Arc<Self>, reason: CancelReason) {
+        let propagation = self.propagation_lock();
         let mut deferred = Deferred::default();
         self.cancel_locked(&mut lock(&self.state), reason, &mut deferred);
-        self.run_deferred(deferred);
+        let wakeups = deferred.propagate();
+        drop(propagation);
+        wakeups.fire(self);
+    }
+
+    /// Serialises cancels of linked groups, so that `cancel()` returns only once its cancel has
+    /// reached every group it travels to. Without it, two cancels racing along one chain could
+    /// each stop at a group the other marked, and return before the rest of the chain is marked.
+    /// Unlinked groups, the common case, skip it. Taken before any group's lock, never after.
+    fn propagation_lock(&self) -> Option<MutexGuard<'static, ()>> {
+        static PROPAGATION: Mutex<()> = Mutex::new(());
+        self.linked
+            .load(Ordering::Acquire)
+            .then(|| PROPAGATION.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Marks the group cancelled under its lock; collects what must happen after the unlock.
@@ -335,46 +416,10 @@ impl Core {
         out.notify = true;
     }
 
-    /// Wakes what was collected under the lock, then cancels linked groups and releases
-    /// enclosing scopes, iteratively (a chain of any depth uses no stack).
+    /// Acts on what was collected under the lock, then wakes whom it concerns.
     fn run_deferred(&self, deferred: Deferred) {
-        if deferred.is_empty() {
-            return;
-        }
-        if deferred.notify {
-            self.notify.notify_waiters();
-        }
-        let Deferred {
-            wakers,
-            mut cancels,
-            mut releases,
-            ..
-        } = deferred;
-        for waker in wakers {
-            waker.wake();
-        }
-        loop {
-            let mut next = Deferred::default();
-            let group = if let Some((group, reason)) = cancels.pop() {
-                group.cancel_locked(&mut lock(&group.state), reason, &mut next);
-                group
-            } else if let Some(group) = releases.pop() {
-                let mut st = lock(&group.state);
-                st.adopted -= 1;
-                st.after_task_removed(&mut next);
-                drop(st);
-                group
-            } else {
-                break;
-            };
-            if next.notify {
-                group.notify.notify_waiters();
-            }
-            for waker in next.wakers {
-                waker.wake();
-            }
-            cancels.append(&mut next.cancels);
-            releases.append(&mut next.releases);
+        if !deferred.is_empty() {
+            deferred.propagate().fire(self);
         }
     }
 
@@ -392,6 +437,8 @@ impl Core {
         if Arc::ptr_eq(self, parent) {
             return;
         }
+        self.linked.store(true, Ordering::Release);
+        parent.linked.store(true, Ordering::Release);
         let (key, parent_cancelled) = {
             let mut pst = lock(&parent.state);
             if pst.finished {
@@ -654,6 +701,7 @@ impl Core {
     /// The scope was dropped before it finished: cancel (`Dropped`), abort every task (shielded
     /// ones too), and hand the tasks still alive to `enclosing`, which waits for them.
     pub(crate) fn drop_scope(self: &Arc<Self>, enclosing: Option<&Arc<Core>>) {
+        let propagation = self.propagation_lock();
         let mut deferred = Deferred::default();
         // Counted in advance so that the last task of this group can never release the
         // enclosing scope before it was counted; given back below if nothing is left.
@@ -686,10 +734,12 @@ impl Core {
         if let (Some(adopter), false) = (adopter, handed_over) {
             deferred.releases.push(adopter.clone());
         }
+        let wakeups = deferred.propagate();
+        drop(propagation);
         if let Some(links) = links {
             unlink(links.parents);
         }
-        self.run_deferred(deferred);
+        wakeups.fire(self);
     }
 
     /// Counts one dropped nested scope whose tasks this scope waits for. `false` if finished.

@@ -27,6 +27,38 @@
 //! # }
 //! ```
 //!
+//! # The macro DSL
+//!
+//! [`cancel_scope!`] writes the same thing as a block: options first, then the body, where
+//! `spawn EXPR;`, `let h = spawn EXPR;` and `cancel;` are forms of the DSL. It awaits itself and
+//! expands to plain calls of this crate's API. [`cancel_scoped`] does the same for an `async fn`'s
+//! body.
+//!
+//! ```
+//! use std::time::Duration;
+//! use cancel_scope::{cancel_scope, BoxError, CancelReason, Outcome, ScopeResult};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let out: ScopeResult<u32> = cancel_scope! {
+//!     timeout = Duration::from_secs(5);
+//!     let a = spawn async { Ok::<_, BoxError>(20) };
+//!     let b = spawn async { Ok::<_, BoxError>(22) };
+//!     a.await.unwrap_or(0) + b.await.unwrap_or(0)
+//! };
+//! assert_eq!(out.unwrap(), Outcome::Completed(42));
+//!
+//! // `cancel;` stops every task; the scope ends without an error.
+//! let out = cancel_scope! {
+//!     for secs in 1..=4 {
+//!         spawn tokio::time::sleep(Duration::from_secs(secs));
+//!     }
+//!     cancel;
+//! };
+//! assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+//! # }
+//! ```
+//!
 //! # Outcome rules
 //!
 //! An awaited scope returns a [`ScopeResult<T, E>`](ScopeResult):

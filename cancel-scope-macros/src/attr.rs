@@ -2,12 +2,15 @@
 //! re-emitted (its signature exactly as written, the body replaced by the scope).
 //! The attribute's arguments are parsed by `options::parse_attr_options`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::quote;
+
+use crate::body;
 use syn::{Item, ItemFn, TraitItemFn};
 
 const ONLY_ASYNC_FN: &str = "`#[cancel_scoped]` can only be applied to an `async fn` with a body \
-     (a free function, a method or a generic function)";
+     (a free function, a method or a generic function); remove the attribute, or put it on an \
+     `async fn`";
 
 /// Parses the item; only a function with a body is accepted.
 pub(crate) fn parse_target(item: TokenStream) -> syn::Result<ItemFn> {
@@ -15,12 +18,14 @@ pub(crate) fn parse_target(item: TokenStream) -> syn::Result<ItemFn> {
         Ok(parsed) => parsed,
         Err(e) => {
             // A trait method declaration (`async fn f(&self) -> ..;`) is not an `Item`.
-            if let Ok(decl) = syn::parse2::<TraitItemFn>(item) {
+            if let Ok(decl) = syn::parse2::<TraitItemFn>(item.clone()) {
                 if decl.default.is_none() {
                     return Err(needs_body(&decl.sig));
                 }
             }
-            return Err(e);
+            // The macro's keyword form `spawn EXPR;` copied into an attribute body, where the
+            // input must be Rust: say what to write instead of syn's "expected `;`".
+            return Err(keyword_spawn(item).unwrap_or(e));
         }
     };
     match parsed {
@@ -31,6 +36,20 @@ pub(crate) fn parse_target(item: TokenStream) -> syn::Result<ItemFn> {
         },
         other => Err(syn::Error::new_spanned(item_head(&other), ONLY_ASYNC_FN)),
     }
+}
+
+/// An error on the first keyword-form `spawn EXPR` in the item's body, if it has one.
+fn keyword_spawn(item: TokenStream) -> Option<syn::Error> {
+    let body = item.into_iter().filter_map(|tt| match tt {
+        TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => Some(g),
+        _ => None,
+    });
+    let span = body.last().and_then(|g| body::first_keyword_spawn(g.stream()))?;
+    Some(syn::Error::new(
+        span,
+        "in a `#[cancel_scoped]` body, write the spawn form with parentheses: `spawn(EXPR);` \
+         (an attribute's input must be valid Rust; `spawn EXPR;` is the `cancel_scope!` form)",
+    ))
 }
 
 fn needs_body(sig: &syn::Signature) -> syn::Error {

@@ -137,6 +137,18 @@ fn find_punct(tokens: &[TokenTree], from: usize, terms: &[char]) -> usize {
         .unwrap_or(tokens.len())
 }
 
+/// The span of the first keyword-form `spawn EXPR` (not `spawn(EXPR)`) in a body, if any.
+pub(crate) fn first_keyword_spawn(stream: TokenStream) -> Option<Span> {
+    fn find(stream: TokenStream) -> Option<Span> {
+        stream.into_iter().find_map(|tt| match tt {
+            TokenTree::Ident(i) if i == SPAWN_KW => Some(i.span()),
+            TokenTree::Group(g) => find(g.stream()),
+            _ => None,
+        })
+    }
+    find(mark(stream, Level::Top, &mut Errors::default()))
+}
+
 /// Pass 1: marks the forms in a sequence of statements (the body, or a brace group).
 pub(crate) fn mark(stream: TokenStream, level: Level, errors: &mut Errors) -> TokenStream {
     let tokens: Vec<TokenTree> = stream.into_iter().collect();

@@ -178,6 +178,20 @@ use proc_macro::TokenStream;
 ///   |     ----- argument requires that `name` is borrowed for `'static`
 /// ```
 ///
+/// The fix: move the value (or a clone of it) into the task with `async move`:
+///
+/// ```
+/// # use cancel_scope::cancel_scope;
+/// # async fn f() {
+/// let name = String::from("task");
+/// let _ = cancel_scope! {
+///     let name = name.clone();
+///     spawn async move { println!("{name}") };
+/// };
+/// # }
+/// # fn main() {}
+/// ```
+///
 /// The macro awaits, so it needs `async` code:
 ///
 /// ```compile_fail,E0728

@@ -287,21 +287,20 @@ pub(crate) fn parse_macro_options(
                 break;
             }
         };
-        if semi.is_none() {
-            // `NAME = VALUE` with no `;`: the end of the input. Treat it as an option line
-            // anyway (a body that is a single assignment makes no sense).
-            let span = line
-                .clone()
-                .into_iter()
-                .last()
-                .map_or_else(Span::call_site, |t| t.span());
-            push(syn::Error::new(span, "expected `;` after this option"));
-        }
+        // `NAME = VALUE` with no `;` (the end of the input) is still treated as an option line
+        // (a body that is a single assignment makes no sense).
+        let end = semi
+            .is_none()
+            .then(|| line.clone().into_iter().last().map(|t| t.span()))
+            .flatten();
         let parser = |s: ParseStream<'_>| -> syn::Result<()> {
             if s.peek(Token![as]) {
-                s.parse::<Token![as]>()?;
+                let as_token = s.parse::<Token![as]>()?;
                 if s.is_empty() {
-                    return Err(s.error("`as` needs a name for the task group handle: `as tg;`"));
+                    return Err(syn::Error::new(
+                        as_token.span,
+                        "`as` needs a name for the task group handle: `as tg;`",
+                    ));
                 }
                 let name: Ident = s.parse()?;
                 if !s.is_empty() {
@@ -331,8 +330,15 @@ pub(crate) fn parse_macro_options(
             });
             Ok(())
         };
-        if let Err(e) = parser.parse2(line) {
-            push(e);
+        match parser.parse2(line) {
+            Err(e) => push(e),
+            // Reported only when the option itself parsed, so that a missing `;` followed by
+            // more tokens gives one error (the parser's), not two at the same place.
+            Ok(()) => {
+                if let Some(span) = end {
+                    push(syn::Error::new(span, "expected `;` after this option"));
+                }
+            }
         }
     }
     let body = input.parse::<TokenStream>().unwrap_or_default();
@@ -350,9 +356,12 @@ pub(crate) fn parse_attr_options(input: ParseStream<'_>) -> (RawOptions, Option<
     while !input.is_empty() {
         let one = |s: ParseStream<'_>, out: &mut RawOptions| -> syn::Result<()> {
             if s.peek(Token![as]) {
-                s.parse::<Token![as]>()?;
+                let as_token = s.parse::<Token![as]>()?;
                 if s.is_empty() || s.peek(Token![,]) {
-                    return Err(s.error("`as` needs a name for the task group handle: `as tg`"));
+                    return Err(syn::Error::new(
+                        as_token.span,
+                        "`as` needs a name for the task group handle: `as tg`",
+                    ));
                 }
                 out.names.push(s.parse()?);
                 return Ok(());

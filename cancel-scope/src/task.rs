@@ -34,7 +34,7 @@ mod sealed {
     message = "a task of a `TaskGroup<{E}>` must return `()` or `Result<_, {E}>`, but this one returns `{Self}`",
     label = "this future's output is `{Self}`",
     note = "the task's error type must be the group's own error type `{E}`",
-    note = "map other errors to it: `tg.spawn(async move {{ fut.await.map_err(Into::into) }})`"
+    note = "convert the error inside the task, e.g. `async move {{ fut.await.map_err(|e| /* a `{E}` */) }}` (or `.map_err(Into::into)` where `From` is implemented), or give the group another error type: `error = ...;` in `cancel_scope!`, `CancelScope::<E>::with_error()`"
 )]
 pub trait TaskOutput<E>: sealed::Sealed<E> + Send + 'static {
     /// The value a successful task gives its [`TaskHandle`].

@@ -44,7 +44,9 @@ fn keyword_spawn(item: TokenStream) -> Option<syn::Error> {
         TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => Some(g),
         _ => None,
     });
-    let span = body.last().and_then(|g| body::first_keyword_spawn(g.stream()))?;
+    let span = body
+        .last()
+        .and_then(|g| body::first_keyword_spawn(g.stream()))?;
     Some(syn::Error::new(
         span,
         "in a `#[cancel_scoped]` body, write the spawn form with parentheses: `spawn(EXPR);` \

@@ -17,6 +17,7 @@ use slab::Slab;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use crate::CancelReason;
 
@@ -59,6 +60,8 @@ struct State {
     scope_waker: Option<Waker>,
     /// Tasks ever spawned (started or queued), for tracing and `Debug`.
     spawned: u64,
+    /// When the group was cancelled, if it has a grace period: the grace runs from here.
+    cancelled_at: Option<Instant>,
     // Rarely used parts live behind boxes created on first use, so that a scope that never
     // fails, links or limits stays small and cheap to create and drop.
     failures: Option<Box<Failures>>,
@@ -272,6 +275,7 @@ impl Core {
                 adopter: None,
                 scope_waker: None,
                 spawned: 0,
+                cancelled_at: None,
                 failures: None,
                 links: None,
                 limit: None,
@@ -319,19 +323,31 @@ impl Core {
         }
     }
 
-    pub(crate) fn set_limit(&self, max: usize) {
-        let mut st = lock(&self.state);
-        match &mut st.limit {
-            Some(limiter) => limiter.max = max,
-            None => {
-                st.limit = Some(Box::new(Limiter {
+    /// Sets (or changes) the limit. `false` if tasks were already spawned without a limit: they
+    /// hold no slots, so a limit set now could not be kept.
+    pub(crate) fn set_limit(&self, max: usize) -> bool {
+        let mut wakers = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            if st.limit.is_none() && st.spawned > 0 {
+                return false;
+            }
+            let limiter = st.limit.get_or_insert_with(|| {
+                Box::new(Limiter {
                     max,
                     running: 0,
                     base: 0,
                     queue: VecDeque::new(),
-                }));
-            }
+                })
+            });
+            limiter.max = max;
+            // A raised limit admits queued tasks at once.
+            admit_next(limiter, &mut wakers);
         }
+        for waker in wakers {
+            waker.wake();
+        }
+        true
     }
 
     // ----- cancellation -----
@@ -389,6 +405,8 @@ impl Core {
         if self.grace().is_none() {
             st.grace_over = true;
             abort_tasks(st, false);
+        } else {
+            st.cancelled_at = Some(Instant::now());
         }
         if let Some(limiter) = &mut st.limit {
             // Queued tasks learn of the cancel when polled: unshielded ones end unstarted.
@@ -421,6 +439,12 @@ impl Core {
         if !deferred.is_empty() {
             deferred.propagate().fire(self);
         }
+    }
+
+    /// When the grace period that started with the cancel ends, if there is one.
+    pub(crate) fn grace_deadline(&self) -> Option<Instant> {
+        let cancelled_at = lock(&self.state).cancelled_at?;
+        Some(cancelled_at + self.grace()?)
     }
 
     /// Ends the grace period: aborts every task that is not shielded.
@@ -536,6 +560,8 @@ impl Core {
 
     /// Asks for the slot of a queued task (ticket `ticket`).
     pub(crate) fn poll_gate(&self, key: usize, ticket: u64, waker: &Waker) -> GateState {
+        // Cloned before the lock and the old one dropped after it: a waker is foreign code.
+        let mut new_waker = Some(waker.clone());
         let mut st = lock(&self.state);
         let shielded = st.tasks.get(key).is_some_and(|e| e.shielded);
         let cancelled = self.is_cancelled();
@@ -551,11 +577,12 @@ impl Core {
             return GateState::Admitted;
         }
         if let Some(Slot::Waiting(slot)) = limiter.slot(ticket) {
-            match slot {
-                Some(w) if w.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
+            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                std::mem::swap(slot, &mut new_waker);
             }
         }
+        drop(st);
+        drop(new_waker);
         GateState::Waiting
     }
 
@@ -573,7 +600,11 @@ impl Core {
                     Admission::Queued(ticket) if ticket < limiter.base => true,
                     Admission::Queued(ticket) => {
                         if let Some(slot) = limiter.slot(ticket) {
-                            *slot = Slot::Dropped;
+                            if let Slot::Waiting(waker) = std::mem::replace(slot, Slot::Dropped) {
+                                // Woken, not dropped: dropping it under the lock would run
+                                // foreign code; a spurious wake of a dying task is harmless.
+                                deferred.wakers.extend(waker);
+                            }
                         }
                         false
                     }
@@ -625,9 +656,20 @@ impl Core {
     }
 
     /// Records a panic (the first one is kept) and cancels the group (`Failed`).
+    ///
+    /// In a scope that was dropped unfinished and handed its tasks to an enclosing scope, a
+    /// panic (typically one while a task is being dropped) goes to that scope instead, which
+    /// resumes it: nobody will read this group's outcome any more.
     pub(crate) fn record_panic(self: &Arc<Self>, payload: Box<dyn Any + Send>) {
         let later = {
             let mut st = lock(&self.state);
+            if st.dropped {
+                if let Some(adopter) = st.adopter.clone() {
+                    drop(st);
+                    adopter.record_panic(payload);
+                    return;
+                }
+            }
             let failures = st.failures.get_or_insert_default();
             if failures.panic.is_none() {
                 failures.panic = Some(payload);
@@ -652,50 +694,65 @@ impl Core {
         grace_pending: bool,
         waker: &Waker,
     ) -> Progress {
-        let mut st = lock(&self.state);
-        let cancelled = self.is_cancelled();
-        if cancelled && (body_alive || grace_pending) {
-            return Progress::Cancelled;
-        }
-        if !body_alive && st.tasks.is_empty() && st.adopted == 0 {
-            st.finished = true;
-            st.scope_waker = None;
-            let failures = st.failures.take().map(|f| *f).unwrap_or_default();
-            #[cfg(feature = "tracing")]
-            {
-                self.span.record("tasks_spawned", st.spawned);
-                self.span.record("errors", failures.error_count);
-                self.span.record(
-                    "panics",
-                    usize::from(failures.panic.is_some()) + failures.later_panics,
-                );
+        // A waker is foreign code: cloned only with the lock released, and a replaced one
+        // dropped after it (declared before `st`, so dropped after it).
+        let mut new_waker: Option<Waker> = None;
+        loop {
+            let mut st = lock(&self.state);
+            let cancelled = self.is_cancelled();
+            if cancelled && (body_alive || grace_pending) {
+                return Progress::Cancelled;
             }
-            let links = st.links.take();
+            if !body_alive && st.tasks.is_empty() && st.adopted == 0 {
+                return self.finish(st);
+            }
+            if st.scope_waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                return Progress::Waiting;
+            }
+            if new_waker.is_some() {
+                std::mem::swap(&mut st.scope_waker, &mut new_waker);
+                return Progress::Waiting;
+            }
             drop(st);
-            if let Some(links) = links {
-                // A cancel that travels up reaches the parents after the canceller released our
-                // lock: make sure it did before this scope returns, or a parent waiting for this
-                // scope could finish first, uncancelled.
-                if self.reason().is_some_and(CancelReason::travels_up) {
-                    for link in &links.parents {
-                        if let Some(parent) = link.group.upgrade() {
-                            parent.cancel(CancelReason::Child);
-                        }
+            new_waker = Some(waker.clone());
+        }
+    }
+
+    /// Marks the scope finished and takes its final state out.
+    fn finish(&self, mut st: MutexGuard<'_, State>) -> Progress {
+        st.finished = true;
+        let old_waker = st.scope_waker.take();
+        let failures = st.failures.take().map(|f| *f).unwrap_or_default();
+        #[cfg(feature = "tracing")]
+        {
+            self.span.record("tasks_spawned", st.spawned);
+            self.span.record("errors", failures.error_count);
+            self.span.record(
+                "panics",
+                usize::from(failures.panic.is_some()) + failures.later_panics,
+            );
+        }
+        let links = st.links.take();
+        drop(st);
+        drop(old_waker);
+        if let Some(links) = links {
+            // A cancel that travels up reaches the parents after the canceller released our
+            // lock: make sure it did before this scope returns, or a parent waiting for this
+            // scope could finish first, uncancelled.
+            if self.reason().is_some_and(CancelReason::travels_up) {
+                for link in &links.parents {
+                    if let Some(parent) = link.group.upgrade() {
+                        parent.cancel(CancelReason::Child);
                     }
                 }
-                unlink(links.parents);
             }
-            return Progress::Finished(Finished {
-                reason: self.reason(),
-                errors: failures.errors,
-                panic: failures.panic,
-            });
+            unlink(links.parents);
         }
-        match &st.scope_waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => st.scope_waker = Some(waker.clone()),
-        }
-        Progress::Waiting
+        Progress::Finished(Finished {
+            reason: self.reason(),
+            errors: failures.errors,
+            panic: failures.panic,
+        })
     }
 
     /// The scope was dropped before it finished: cancel (`Dropped`), abort every task (shielded

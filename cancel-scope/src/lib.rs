@@ -99,8 +99,11 @@
 //! including the tasks of nested scopes that were dropped unfinished: a dropped scope cancels its
 //! group (reason [`Dropped`](CancelReason::Dropped)), requests the abort of every task (shielded
 //! ones too) without blocking, and hands the tasks still alive to the scope it ran in (found when
-//! its `run` was first polled), which waits for them. A scope whose `run` was never polled has
-//! no enclosing scope: dropped, it aborts its tasks, but nobody waits for them to stop.
+//! its `run` was first polled; for a scope dropped before that, the scope it was created in),
+//! which waits for them. A panic in such a task (say, while it is dropped) is resumed by that
+//! enclosing scope; errors of a scope dropped unfinished are dropped with it. A scope with no
+//! enclosing scope (created and run outside any scope) aborts its tasks when dropped, and nobody
+//! waits for them.
 //!
 //! # Which runtime
 //!

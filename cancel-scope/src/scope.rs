@@ -102,7 +102,9 @@ impl<E: Send + 'static> CancelScope<E> {
         CancelScope {
             guard: ScopeGuard {
                 core: Core::new(),
-                enclosing: None,
+                // Looked up again when `run` is first polled; until then (a scope dropped
+                // before it ran), the scope it was created in waits for its tasks.
+                enclosing: context::current(),
                 armed: true,
             },
             timeout: None,
@@ -201,6 +203,10 @@ impl<E: Send + 'static> CancelScope<E> {
     /// after `grace` is aborted. A task that ends in time counts with its result. The body is
     /// dropped at once regardless. Default: zero (abort at once). Needs tokio's time driver.
     ///
+    /// The grace runs from the cancel. Its timer is driven by `run`: for a cancel before `run`
+    /// starts, tasks still running are aborted as soon as `run` is polled if the grace has run
+    /// out by then (or when the scope is dropped, if it never runs).
+    ///
     /// ```
     /// use std::time::Duration;
     /// use cancel_scope::{BoxError, CancelScope};
@@ -230,9 +236,12 @@ impl<E: Send + 'static> CancelScope<E> {
     /// unstarted (their handles resolve to `None`), except shielded ones, which stay queued and
     /// run. [`TaskGroup::len`] counts queued tasks.
     ///
+    /// It may be called again to change the limit; a raised limit starts queued tasks at once.
+    ///
     /// # Panics
     ///
-    /// If `limit` is 0.
+    /// If `limit` is 0, or if tasks were already spawned into the group (through
+    /// [`group`](Self::group)) before any limit was set: set the limit first.
     ///
     /// ```
     /// use cancel_scope::CancelScope;
@@ -254,7 +263,11 @@ impl<E: Send + 'static> CancelScope<E> {
             limit > 0,
             "CancelScope::limit: the limit must be at least 1, got 0"
         );
-        self.guard.core.set_limit(limit);
+        assert!(
+            self.guard.core.set_limit(limit),
+            "CancelScope::limit: tasks were already spawned into this group without a limit; \
+             set the limit before the first spawn"
+        );
         self
     }
 
@@ -354,8 +367,10 @@ where
                             }
                         }
                         Err(payload) => {
-                            drop_body(body.as_mut(), core);
+                            // Recorded first: should dropping the body panic too, this one
+                            // stays the first panic.
                             core.record_panic(payload);
+                            drop_body(body.as_mut(), core);
                         }
                     }
                 }
@@ -365,7 +380,11 @@ where
                 deadline_sleep = None;
                 if let (Some(grace), false) = (grace, grace_started) {
                     grace_started = true;
-                    grace_sleep = Some(Box::pin(tokio::time::sleep(grace)));
+                    // The grace runs from the cancel, which may predate this poll.
+                    let end = core
+                        .grace_deadline()
+                        .unwrap_or_else(|| Instant::now() + grace);
+                    grace_sleep = Some(Box::pin(tokio::time::sleep_until(end)));
                 }
             } else if let Some(sleep) = &mut deadline_sleep {
                 if sleep.as_mut().poll(cx).is_ready() {

@@ -187,23 +187,27 @@ where
             Ok(Poll::Ready(output)) => Ok(output),
             Err(payload) => Err(payload),
         };
-        let core = this.core.clone();
-        drop_future(this.future.as_mut(), core.as_ref());
-        let Some(core) = core else {
-            return Poll::Ready(None);
-        };
-        match output {
-            Ok(output) => match output.into_result() {
-                Ok(value) => Poll::Ready(Some(value)),
-                Err(error) => {
-                    core.record_error(error);
-                    Poll::Ready(None)
-                }
-            },
+        let core = this.core.as_ref();
+        let output = match output {
+            Ok(output) => output,
             Err(payload) => {
-                core.record_panic(payload);
+                // Recorded before the future is dropped: should its destructor panic too, the
+                // poll's panic stays the first.
+                if let Some(core) = core {
+                    core.record_panic(payload);
+                }
+                drop_future(this.future.as_mut(), core);
+                return Poll::Ready(None);
+            }
+        };
+        drop_future(this.future.as_mut(), core);
+        match (output.into_result(), core) {
+            (Ok(value), _) => Poll::Ready(Some(value)),
+            (Err(error), Some(core)) => {
+                core.record_error(error);
                 Poll::Ready(None)
             }
+            (Err(_), None) => Poll::Ready(None),
         }
     }
 }

@@ -191,3 +191,25 @@ async fn grace_with_linked_parent_cancel() {
     drop(linked_only);
 }
 both!(grace_with_linked_parent_cancel);
+
+/// The grace period runs from the cancel, even when `run` is first polled long after it.
+async fn grace_runs_from_the_cancel() {
+    let paused = common::paused();
+    let grace = grace(paused);
+    let stubborn = Counter::new();
+    let scope = CancelScope::new().grace(grace);
+    let tg = scope.group();
+    tg.spawn(common::hold_forever(stubborn.guard()));
+    tg.cancel();
+    tokio::time::sleep(grace * 2).await; // the grace has run out before `run` starts
+    assert_eq!(stubborn.get(), 0, "nothing aborts before the scope runs");
+    let started = Instant::now();
+    let out = scope.run(async { Ok(()) }).await.unwrap();
+    assert_eq!(out, Outcome::Cancelled(CancelReason::Requested));
+    assert_eq!(stubborn.get(), 1);
+    assert!(
+        started.elapsed() < grace,
+        "the grace was counted from the first poll of `run`, not from the cancel"
+    );
+}
+both!(grace_runs_from_the_cancel);

@@ -222,3 +222,28 @@ both!(aborted_queued_task_frees_its_turn);
 fn limit_zero_is_rejected() {
     let _ = CancelScope::new().limit(0);
 }
+
+/// Raising the limit admits queued tasks at once.
+async fn raising_the_limit_admits_queued_tasks() {
+    let scope = CancelScope::new().limit(1);
+    let tg = scope.group();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // The first holds the only slot until the second, queued behind it, runs.
+    tg.spawn(async move {
+        let _ = rx.await;
+    });
+    tg.spawn(async move {
+        let _ = tx.send(());
+    });
+    let scope = scope.limit(2);
+    scope.run(async { Ok(()) }).await.unwrap();
+}
+both!(raising_the_limit_admits_queued_tasks);
+
+#[tokio::test]
+#[should_panic(expected = "set the limit before the first spawn")]
+async fn limit_after_unlimited_spawns_is_rejected() {
+    let scope = CancelScope::new();
+    scope.group().spawn(async {});
+    let _ = scope.limit(1);
+}

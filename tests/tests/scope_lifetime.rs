@@ -437,3 +437,54 @@ async fn drop_does_not_block_on_a_running_poll() {
     within("the task stops at its next Pending", drops.wait_for(1)).await;
     drop(watchdog);
 }
+
+both!(
+    scope_dropped_before_run_hands_over_to_its_creator,
+    panic_in_a_handed_over_task_reaches_the_enclosing_scope,
+);
+
+/// A scope dropped before its `run` was ever polled (the body returned early, by `?` say) has
+/// no "scope it ran in" yet: the scope it was created in waits for its tasks instead.
+async fn scope_dropped_before_run_hands_over_to_its_creator() {
+    let drops = Counter::new();
+    let outer = CancelScope::new();
+    let d = drops.clone();
+    let out: ScopeResult<()> = outer
+        .run(async move {
+            let inner = CancelScope::new();
+            let itg = inner.group();
+            itg.spawn(hold_forever(d.slow_guard(Duration::from_millis(20))));
+            tokio::task::yield_now().await;
+            Err::<(), BoxError>("left early".into())?;
+            let _ = inner.run(async { Ok(()) }).await;
+            Ok(())
+        })
+        .await;
+    assert_eq!(msgs(&out.unwrap_err()), ["left early"]);
+    assert_eq!(
+        drops.get(),
+        1,
+        "the outer scope returned before the never-run inner scope's task was dropped"
+    );
+}
+
+/// A task of a nested scope that was dropped unfinished panics while it is being dropped: the
+/// enclosing scope, which waits for that task, resumes the panic; it is not lost.
+async fn panic_in_a_handed_over_task_reaches_the_enclosing_scope() {
+    let outer = CancelScope::new();
+    let out = catch(outer.run(async {
+        let inner = CancelScope::new();
+        let itg = inner.group();
+        itg.spawn(async move {
+            let _bomb = PanicOnDrop("dropped task panicked");
+            std::future::pending::<()>().await;
+        });
+        let run = inner.run(async { std::future::pending::<Result<(), BoxError>>().await });
+        // Polled once (so it knows its enclosing scope), then dropped unfinished.
+        let _ = tokio::time::timeout(short(), run).await;
+        Ok::<_, BoxError>(())
+    }))
+    .await;
+    let payload = out.expect_err("the handed-over task's panic was swallowed");
+    assert_eq!(panic_msg(&*payload), "dropped task panicked");
+}

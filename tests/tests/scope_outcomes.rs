@@ -459,3 +459,39 @@ async fn rule5_body_value_discarded_when_cancel_follows() {
     assert_eq!(body_done.get(), 1, "the body returned its value");
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
 }
+
+both!(poll_panic_stays_first_when_the_drop_panics_too);
+
+/// A future whose poll panics and whose destructor then panics too: the poll's panic is the
+/// first and is the one resumed.
+async fn poll_panic_stays_first_when_the_drop_panics_too() {
+    /// Panics in its second poll; its field panics when the future is dropped afterwards (by
+    /// then nothing is unwinding, so that second panic does happen).
+    struct PanicsTwice {
+        polled: bool,
+        _bomb: PanicOnDrop,
+    }
+    impl std::future::Future for PanicsTwice {
+        type Output = ();
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.polled {
+                boom("first: poll");
+            }
+            self.polled = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+    let scope = CancelScope::new();
+    let tg = scope.group();
+    tg.spawn(PanicsTwice {
+        polled: false,
+        _bomb: PanicOnDrop("second: destructor"),
+    });
+    let out = catch(scope.run(async { Ok::<_, BoxError>(()) })).await;
+    let payload = out.expect_err("the panic was swallowed");
+    assert_eq!(panic_msg(&*payload), "first: poll");
+}

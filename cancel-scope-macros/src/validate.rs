@@ -206,7 +206,7 @@ pub(crate) fn validate_fn(f: &ItemFn) -> (Option<Type>, Option<syn::Error>) {
                 syn::Error::new_spanned(
                     quote!(#fn_token #ident),
                     "a `#[cancel_scoped]` fn must declare its return type as `ScopeResult<T>` or \
-                     `ScopeResult<T, E>`: add `-> ScopeResult<()>`",
+                     `ScopeResult<T, E>`: add `-> ScopeResult<()>` (`cancel_scope::ScopeResult`)",
                 ),
             );
         }

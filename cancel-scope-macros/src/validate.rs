@@ -185,13 +185,15 @@ fn type_string(ty: &Type) -> String {
 /// the error type written in the return type (`None`: the default `BoxError`).
 pub(crate) fn validate_fn(f: &ItemFn) -> (Option<Type>, Option<syn::Error>) {
     let mut errors = None;
+    // Errors about the signature point at `fn name`.
+    let fn_token = f.sig.fn_token;
+    let ident = &f.sig.ident;
+    let fn_head = quote!(#fn_token #ident);
     if f.sig.asyncness.is_none() {
-        let fn_token = f.sig.fn_token;
-        let ident = &f.sig.ident;
         push(
             &mut errors,
             syn::Error::new_spanned(
-                quote!(#fn_token #ident),
+                &fn_head,
                 "`#[cancel_scoped]` only works on an `async fn`: the scope awaits its tasks; write `async fn`",
             ),
         );
@@ -199,12 +201,10 @@ pub(crate) fn validate_fn(f: &ItemFn) -> (Option<Type>, Option<syn::Error>) {
     let mut error_ty = None;
     match &f.sig.output {
         ReturnType::Default => {
-            let fn_token = f.sig.fn_token;
-            let ident = &f.sig.ident;
             push(
                 &mut errors,
                 syn::Error::new_spanned(
-                    quote!(#fn_token #ident),
+                    &fn_head,
                     "a `#[cancel_scoped]` fn must declare its return type as `ScopeResult<T>` or \
                      `ScopeResult<T, E>`: add `-> ScopeResult<()>` (`cancel_scope::ScopeResult`)",
                 ),

@@ -444,7 +444,7 @@ impl Core {
     /// When the grace period that started with the cancel ends, if there is one.
     pub(crate) fn grace_deadline(&self) -> Option<Instant> {
         let cancelled_at = lock(&self.state).cancelled_at?;
-        Some(cancelled_at + self.grace()?)
+        cancelled_at.checked_add(self.grace()?)
     }
 
     /// Ends the grace period: aborts every task that is not shielded.

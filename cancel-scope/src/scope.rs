@@ -381,10 +381,11 @@ where
                 if let (Some(grace), false) = (grace, grace_started) {
                     grace_started = true;
                     // The grace runs from the cancel, which may predate this poll.
+                    // A grace too long to represent never ends.
                     let end = core
                         .grace_deadline()
-                        .unwrap_or_else(|| Instant::now() + grace);
-                    grace_sleep = Some(Box::pin(tokio::time::sleep_until(end)));
+                        .or_else(|| Instant::now().checked_add(grace));
+                    grace_sleep = end.map(|end| Box::pin(tokio::time::sleep_until(end)));
                 }
             } else if let Some(sleep) = &mut deadline_sleep {
                 if sleep.as_mut().poll(cx).is_ready() {

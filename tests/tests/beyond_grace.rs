@@ -213,3 +213,20 @@ async fn grace_runs_from_the_cancel() {
     );
 }
 both!(grace_runs_from_the_cancel);
+
+/// A grace too long to represent never ends (and does not overflow): the task that ends on its
+/// own after the cancel counts.
+async fn huge_grace_does_not_overflow() {
+    let scope = CancelScope::new().grace(Duration::MAX);
+    let tg = scope.group();
+    let watcher = tg.clone();
+    let done = tg.spawn(async move {
+        watcher.cancelled().await;
+        tokio::task::yield_now().await;
+        Ok::<_, BoxError>("done")
+    });
+    tg.cancel();
+    scope.run(async { Ok(()) }).await.unwrap();
+    assert_eq!(done.await, Some("done"));
+}
+both!(huge_grace_does_not_overflow);

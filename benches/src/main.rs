@@ -252,6 +252,15 @@ impl Report {
         self.gates.push((what, value, pass));
     }
 
+    /// Gates a ratio's median at `limit`, showing the median and the p25-p75 spread.
+    fn gate_ratio(&mut self, what: String, ratio: Spread, limit: f64) {
+        self.gate(
+            what,
+            format!("{:.3} [{:.3}-{:.3}]", ratio.median, ratio.p25, ratio.p75),
+            ratio.median <= limit,
+        );
+    }
+
     fn print(&self) {
         let mut s = String::new();
         let _ = writeln!(
@@ -347,12 +356,12 @@ fn spawn_join(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str
             }
             let mut units: Vec<(&'static str, Unit<'_>)> = vec![
                 ("ours", unit!(b::ours_spawn_join)),
+                ("ours_macro", unit!(b::ours_macro_spawn_join)),
                 ("joinset", unit!(b::joinset_spawn_join)),
                 ("handles", unit!(b::handles_spawn_join)),
                 ("tracker", unit!(b::tracker_spawn_join)),
                 ("moro", unit!(b::moro_spawn_join)),
             ];
-            units.insert(1, ("ours_macro", unit!(b::ours_macro_spawn_join)));
             if n > N && !plan.big_all {
                 units.retain(|u| matches!(u.0, "ours" | "ours_macro" | "joinset"));
             }
@@ -368,12 +377,11 @@ fn spawn_join(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str
                 "joinset",
             );
             if gated && n == N {
-                let r = r.expect("ratio");
                 let target = if is64 { 1.10 } else { 1.25 };
-                rep.gate(
+                rep.gate_ratio(
                     format!("{label} 100k: ours/joinset <= {target:.2}"),
-                    format!("{:.3} [{:.3}-{:.3}]", r.median, r.p25, r.p75),
-                    r.median <= target,
+                    r.expect("ratio"),
+                    target,
                 );
             }
             eprintln!("  {label} {rt_name} n={n} done");
@@ -393,11 +401,10 @@ fn cancel(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, ga
     let samples = paired(rounds, &mut units);
     let r = rep.add("cancel", rt_name, "100000", N, &names, &samples, "joinset");
     if gated {
-        let r = r.expect("ratio");
-        rep.gate(
+        rep.gate_ratio(
             "cancel 100k: ours/joinset abort+drain <= 1.10".into(),
-            format!("{:.3} [{:.3}-{:.3}]", r.median, r.p25, r.p75),
-            r.median <= 1.10,
+            r.expect("ratio"),
+            1.10,
         );
     }
     eprintln!("  cancel {rt_name} done");
@@ -408,26 +415,22 @@ fn empty(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gat
     let it = plan.empty_iters;
     let mut units: Vec<(&'static str, Unit<'_>)> = vec![
         ("ours", Box::new(|| timed(rt, b::ours_empty(it)))),
-        ("joinset", Box::new(|| timed(rt, b::joinset_empty(it)))),
-        ("tracker", Box::new(|| timed(rt, b::tracker_empty(it)))),
-        ("moro", Box::new(|| timed(rt, b::moro_empty(it)))),
-    ];
-    units.insert(
-        1,
         (
             "ours_macro",
             Box::new(|| timed(rt, b::ours_macro_empty(it))),
         ),
-    );
+        ("joinset", Box::new(|| timed(rt, b::joinset_empty(it)))),
+        ("tracker", Box::new(|| timed(rt, b::tracker_empty(it)))),
+        ("moro", Box::new(|| timed(rt, b::moro_empty(it)))),
+    ];
     let names: Vec<_> = units.iter().map(|u| u.0).collect();
     let samples = paired(rounds, &mut units);
     let r = rep.add("empty", rt_name, "1 scope", it, &names, &samples, "joinset");
     if gated {
-        let r = r.expect("ratio");
-        rep.gate(
+        rep.gate_ratio(
             "empty scope: ours/joinset new+drop <= 2.0".into(),
-            format!("{:.3} [{:.3}-{:.3}]", r.median, r.p25, r.p75),
-            r.median <= 2.0,
+            r.expect("ratio"),
+            2.0,
         );
     }
     eprintln!("  empty {rt_name} done");

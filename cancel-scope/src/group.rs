@@ -9,8 +9,11 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use crate::core::{Admission, Core};
-use crate::task::{TaskFuture, TaskHandle, TaskOutput};
+use crate::core::Core;
+use crate::core::cancel::cancel;
+use crate::core::grace::Shield;
+use crate::core::limit::Admission;
+use crate::task::{Detach, TaskFuture, TaskHandle, TaskOutput};
 use crate::{CancelReason, SpawnError};
 
 /// A handle to the task group of a [`CancelScope`](crate::CancelScope): spawn tasks into it,
@@ -103,7 +106,7 @@ impl<E: Send + 'static> TaskGroup<E> {
         F: Future + Send + 'static,
         F::Output: TaskOutput<E>,
     {
-        match self.spawn_inner(future, false) {
+        match self.spawn_inner(future, Shield::Unshielded) {
             Ok(handle) => handle,
             Err(err) if err.is_closed() => TaskHandle::unstarted(),
             Err(_) => no_runtime(),
@@ -140,7 +143,7 @@ impl<E: Send + 'static> TaskGroup<E> {
         F: Future + Send + 'static,
         F::Output: TaskOutput<E>,
     {
-        self.spawn_inner(future, false)
+        self.spawn_inner(future, Shield::Unshielded)
     }
 
     /// Spawns a task that cancellation does not abort: neither a cancel of the group (or of a
@@ -182,18 +185,20 @@ impl<E: Send + 'static> TaskGroup<E> {
         F: Future + Send + 'static,
         F::Output: TaskOutput<E>,
     {
-        match self.spawn_inner(future, true) {
+        match self.spawn_inner(future, Shield::Shielded) {
             Ok(handle) => handle,
             Err(err) if err.is_closed() => TaskHandle::unstarted(),
             Err(_) => no_runtime(),
         }
     }
 
+    /// The one spawn path: reserve a registry entry (or a queue ticket), hand the wrapped
+    /// future to tokio, register its abort handle.
     #[allow(clippy::type_complexity)]
     fn spawn_inner<F>(
         &self,
         future: F,
-        shielded: bool,
+        shield: Shield,
     ) -> Result<TaskHandle<<F::Output as TaskOutput<E>>::Value>, SpawnError<F>>
     where
         F: Future + Send + 'static,
@@ -201,7 +206,7 @@ impl<E: Send + 'static> TaskGroup<E> {
     {
         // The captured runtime is borrowed, not cloned: the common path costs no refcount.
         let current;
-        let runtime = match self.core.captured_runtime() {
+        let runtime = match self.core.runtime.get() {
             Some(runtime) => runtime,
             None => match Handle::try_current() {
                 Ok(handle) => {
@@ -211,22 +216,24 @@ impl<E: Send + 'static> TaskGroup<E> {
                 Err(_) => return Err(SpawnError::no_runtime(future)),
             },
         };
-        let Some((key, admission)) = self.core.reserve(shielded) else {
+        let Some((key, admission)) = self.core.reserve(shield) else {
             return Err(SpawnError::closed(future));
         };
         let core = self.core.clone();
+        let detach = Detach::for_output::<<F::Output as TaskOutput<E>>::Value>();
+        let task_detach = detach.clone();
         let join = match admission {
             Admission::Unlimited => runtime.spawn(crate::trace::task(
                 &self.core,
-                TaskFuture::<F, E, ()>::new(future, core, key, ()),
+                TaskFuture::<F, E, ()>::new(future, core, key, (), task_detach),
             )),
             gate => runtime.spawn(crate::trace::task(
                 &self.core,
-                TaskFuture::<F, E, Admission>::new(future, core, key, gate),
+                TaskFuture::<F, E, Admission>::new(future, core, key, gate, task_detach),
             )),
         };
         self.core.register(key, join.abort_handle());
-        Ok(TaskHandle::spawned(join))
+        Ok(TaskHandle::spawned(join, detach))
     }
 }
 
@@ -240,7 +247,7 @@ impl<E> TaskGroup<E> {
     /// the group finished. Linked parents are cancelled too (reason
     /// [`Child`](CancelReason::Child)).
     pub fn cancel(&self) {
-        self.core.cancel(CancelReason::Requested);
+        cancel(&self.core, CancelReason::Requested);
     }
 
     /// `true` once the group was cancelled (one atomic load). Stays `true`.

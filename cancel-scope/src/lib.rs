@@ -128,11 +128,11 @@
 #![warn(clippy::pedantic)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod context;
 mod core;
 mod error;
 mod group;
 mod outcome;
+mod run;
 mod scope;
 mod task;
 mod trace;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::core::Finished;
 use crate::{BoxError, GroupError};
 
 /// What an awaited scope returns: its outcome, or every error that happened in it.
@@ -151,5 +152,32 @@ impl fmt::Display for CancelReason {
             CancelReason::Failed => "a task or the body failed",
             CancelReason::Dropped => "scope dropped before it finished",
         })
+    }
+}
+
+/// Applies the outcome rules to a finished scope: the first panic is resumed; else every error
+/// makes an `Err`; else a cancel gives `Cancelled` with the first cause; else the body's value.
+pub(crate) fn decide<T, E: 'static>(finished: Finished, value: Option<T>) -> ScopeResult<T, E> {
+    let Finished {
+        reason,
+        errors,
+        panic,
+    } = finished;
+    if let Some(payload) = panic {
+        drop(errors);
+        drop(value);
+        std::panic::resume_unwind(payload);
+    }
+    if let Some(errors) = errors {
+        if let Ok(errors) = errors.downcast::<Vec<E>>() {
+            return Err(GroupError::new(*errors));
+        }
+    }
+    match (reason, value) {
+        (Some(reason), _) => Ok(Outcome::Cancelled(reason)),
+        (None, Some(value)) => Ok(Outcome::Completed(value)),
+        // The body ended without a value only by an error, a panic or a cancel, all handled
+        // above; kept total rather than panicking.
+        (None, None) => Ok(Outcome::Cancelled(CancelReason::Failed)),
     }
 }

@@ -2,18 +2,16 @@
 //! task while the group's tasks run on the runtime; `run` returns once all of them are done.
 
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
-use crate::core::{Core, Finished, Progress};
-use crate::{BoxError, CancelReason, GroupError, Outcome, ScopeResult, TaskGroup, context};
+use crate::core::{Core, handover, links};
+#[allow(unused_imports)] // rustdoc links
+use crate::{BoxError, CancelReason, ScopeResult, TaskGroup};
 
 /// The builder of a cancel scope: a task group, its options, and the body that runs with it.
 ///
@@ -51,13 +49,15 @@ pub struct CancelScope<E = BoxError> {
     _error: PhantomData<fn() -> E>,
 }
 
-/// Cancels and aborts the group if the scope is dropped before it finished.
-struct ScopeGuard {
-    core: Arc<Core>,
-    /// The scope whose body or task was running when `run` was first polled.
-    enclosing: Option<Arc<Core>>,
+/// Cancels and aborts the group if the scope is dropped before it finished, and hands its live
+/// tasks over to the scope it ran in.
+pub(crate) struct ScopeGuard {
+    pub(crate) core: Arc<Core>,
+    /// The scope whose body or task was running when `run` was first polled (before that, when
+    /// the scope was created): the target of a hand-over.
+    pub(crate) enclosing: Option<Arc<Core>>,
     /// Cleared once the scope finished, so that a normal end costs no extra lock.
-    armed: bool,
+    pub(crate) armed: bool,
 }
 
 impl Drop for ScopeGuard {
@@ -104,7 +104,7 @@ impl<E: Send + 'static> CancelScope<E> {
                 core: Core::new(),
                 // Looked up again when `run` is first polled; until then (a scope dropped
                 // before it ran), the scope it was created in waits for its tasks.
-                enclosing: context::current(),
+                enclosing: handover::current(),
                 armed: true,
             },
             timeout: None,
@@ -142,7 +142,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn parent<E2>(self, parent: &TaskGroup<E2>) -> Self {
-        self.guard.core.link_to_parent(&parent.core);
+        links::link(&self.guard.core, &parent.core);
         self
     }
 
@@ -227,7 +227,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn grace(self, grace: Duration) -> Self {
-        self.guard.core.set_grace(grace);
+        self.guard.core.grace.set(grace);
         self
     }
 
@@ -275,7 +275,7 @@ impl<E: Send + 'static> CancelScope<E> {
     #[must_use]
     /// Tasks spawned before `run` start at once and are waited for by `run`.
     pub fn group(&self) -> TaskGroup<E> {
-        self.guard.core.capture_handle();
+        self.guard.core.runtime.capture();
         TaskGroup::from_core(self.guard.core.clone())
     }
 
@@ -301,152 +301,7 @@ impl<E: Send + 'static> CancelScope<E> {
             deadline,
             _error,
         } = self;
-        run(guard, timeout, deadline, body)
-    }
-}
-
-/// The state machine of a running scope.
-async fn run<T, E, F>(
-    mut guard: ScopeGuard,
-    timeout: Option<Duration>,
-    deadline: Option<Instant>,
-    body: F,
-) -> ScopeResult<T, E>
-where
-    E: Send + 'static,
-    F: Future<Output = Result<T, E>>,
-{
-    // Everything up to the first `.await` runs at the first poll.
-    guard.enclosing = context::current();
-    let core = &guard.core;
-    core.capture_handle();
-
-    let mut body = pin!(Some(body));
-    // Boxed: most scopes have neither, and the run future stays small without them.
-    let mut deadline_sleep: Option<Pin<Box<Sleep>>> = None;
-    let mut grace_sleep: Option<Pin<Box<Sleep>>> = None;
-    let mut grace_started = false;
-    let mut value: Option<T> = None;
-    let grace = core.grace();
-
-    let at = match (
-        timeout.and_then(|t| Instant::now().checked_add(t)),
-        deadline,
-    ) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    if let Some(at) = at {
-        if at <= Instant::now() {
-            core.cancel(CancelReason::Deadline);
-        } else if !core.is_cancelled() {
-            deadline_sleep = Some(Box::pin(tokio::time::sleep_until(at)));
-        }
-    }
-
-    let mut body_slot = Some(core.clone());
-    let finished = poll_fn(|cx: &mut Context<'_>| {
-        #[cfg(feature = "tracing")]
-        let _entered = core.span.enter();
-        loop {
-            // The body: polled until it ends, dropped as soon as the group is cancelled.
-            if body.is_some() {
-                if core.is_cancelled() {
-                    drop_body(body.as_mut(), core);
-                } else if let Some(fut) = body.as_mut().as_pin_mut() {
-                    let polled = context::enter(&mut body_slot, || {
-                        catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
-                    });
-                    match polled {
-                        Ok(Poll::Pending) => {}
-                        Ok(Poll::Ready(result)) => {
-                            drop_body(body.as_mut(), core);
-                            match result {
-                                Ok(v) => value = Some(v),
-                                Err(error) => core.record_error(error),
-                            }
-                        }
-                        Err(payload) => {
-                            // Recorded first: should dropping the body panic too, this one
-                            // stays the first panic.
-                            core.record_panic(payload);
-                            drop_body(body.as_mut(), core);
-                        }
-                    }
-                }
-            }
-
-            if core.is_cancelled() {
-                deadline_sleep = None;
-                if let (Some(grace), false) = (grace, grace_started) {
-                    grace_started = true;
-                    // The grace runs from the cancel, which may predate this poll.
-                    // A grace too long to represent never ends.
-                    let end = core
-                        .grace_deadline()
-                        .or_else(|| Instant::now().checked_add(grace));
-                    grace_sleep = end.map(|end| Box::pin(tokio::time::sleep_until(end)));
-                }
-            } else if let Some(sleep) = &mut deadline_sleep {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    deadline_sleep = None;
-                    core.cancel(CancelReason::Deadline);
-                    continue;
-                }
-            }
-            if let Some(sleep) = &mut grace_sleep {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    grace_sleep = None;
-                    core.end_grace();
-                }
-            }
-
-            let grace_pending = grace.is_some() && !grace_started;
-            match core.poll_progress(body.is_some(), grace_pending, cx.waker()) {
-                Progress::Finished(finished) => return Poll::Ready(finished),
-                Progress::Waiting => return Poll::Pending,
-                // Cancelled since the last look: go round again to act on it.
-                Progress::Cancelled => {}
-            }
-        }
-    })
-    .await;
-    // Finished: nothing for the guard to do. The group's `Core` is released right here.
-    guard.armed = false;
-    drop(guard);
-    drop(body_slot);
-    outcome(finished, value)
-}
-
-/// Drops the body, catching a panic in its destructor: that counts as a body panic.
-fn drop_body<F>(mut body: Pin<&mut Option<F>>, core: &Arc<Core>) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| body.set(None))) {
-        core.record_panic(payload);
-    }
-}
-
-/// Applies the outcome rules (SPEC sec. 4) to a finished scope.
-fn outcome<T, E: 'static>(finished: Finished, value: Option<T>) -> ScopeResult<T, E> {
-    let Finished {
-        reason,
-        errors,
-        panic,
-    } = finished;
-    if let Some(payload) = panic {
-        drop(errors);
-        resume_unwind(payload);
-    }
-    if let Some(errors) = errors {
-        if let Ok(errors) = errors.downcast::<Vec<E>>() {
-            return Err(GroupError::new(*errors));
-        }
-    }
-    match (reason, value) {
-        (Some(reason), _) => Ok(Outcome::Cancelled(reason)),
-        (None, Some(value)) => Ok(Outcome::Completed(value)),
-        // The body ended without a value only by an error, a panic or a cancel, all handled
-        // above; kept total rather than panicking.
-        (None, None) => Ok(Outcome::Cancelled(CancelReason::Failed)),
+        crate::run::run(guard, timeout, deadline, body)
     }
 }
 
@@ -455,7 +310,7 @@ impl<E> fmt::Debug for CancelScope<E> {
         f.debug_struct("CancelScope")
             .field("timeout", &self.timeout)
             .field("deadline", &self.deadline)
-            .field("grace", &self.guard.core.grace())
+            .field("grace", &self.guard.core.grace.get())
             .field("cancel_reason", &self.guard.core.reason())
             .field("len", &self.guard.core.len())
             .finish()

@@ -11,10 +11,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use tokio::task::JoinHandle;
 
-use crate::context;
-use crate::core::{Admission, Core, GateState};
+use crate::core::Core;
+use crate::core::handover;
+use crate::core::limit::{Admission, GateState};
 
 mod sealed {
     pub trait Sealed<E> {}
@@ -68,8 +71,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskOutput<E> for Result<T, E> {
 /// tasks carry no gate state at all.
 pub(crate) trait Gate: Send + 'static {
     fn admission(&self) -> Admission;
-    /// `Some(false)`: wait; `Some(true)`: end unstarted; `None`: start.
-    fn poll_gate(&mut self, core: &Core, key: usize, cx: &mut Context<'_>) -> Option<bool>;
+    fn poll_gate(&mut self, core: &Core, key: usize, cx: &mut Context<'_>) -> GateState;
 }
 
 impl Gate for () {
@@ -77,8 +79,8 @@ impl Gate for () {
         Admission::Unlimited
     }
 
-    fn poll_gate(&mut self, _: &Core, _: usize, _: &mut Context<'_>) -> Option<bool> {
-        None
+    fn poll_gate(&mut self, _: &Core, _: usize, _: &mut Context<'_>) -> GateState {
+        GateState::Admitted
     }
 }
 
@@ -87,18 +89,15 @@ impl Gate for Admission {
         *self
     }
 
-    fn poll_gate(&mut self, core: &Core, key: usize, cx: &mut Context<'_>) -> Option<bool> {
+    fn poll_gate(&mut self, core: &Core, key: usize, cx: &mut Context<'_>) -> GateState {
         let Admission::Queued(ticket) = *self else {
-            return None;
+            return GateState::Admitted;
         };
-        match core.poll_gate(key, ticket, cx.waker()) {
-            GateState::Admitted => {
-                *self = Admission::Admitted;
-                None
-            }
-            GateState::Dropped => Some(true),
-            GateState::Waiting => Some(false),
+        let state = core.poll_gate(key, ticket, cx.waker());
+        if state == GateState::Admitted {
+            *self = Admission::Admitted;
         }
+        state
     }
 }
 
@@ -114,6 +113,8 @@ pin_project_lite::pin_project! {
         core: Option<Arc<Core>>,
         key: usize,
         gate: G,
+        // Set for outputs with a destructor: see `detach`.
+        detach: Option<Arc<Detach>>,
         _error: std::marker::PhantomData<fn() -> E>,
     }
 
@@ -142,12 +143,19 @@ fn drop_future<F>(future: Pin<&mut Option<F>>, core: Option<&Arc<Core>>) {
 }
 
 impl<F, E, G: Gate> TaskFuture<F, E, G> {
-    pub(crate) fn new(future: F, core: Arc<Core>, key: usize, gate: G) -> Self {
+    pub(crate) fn new(
+        future: F,
+        core: Arc<Core>,
+        key: usize,
+        gate: G,
+        detach: Option<Arc<Detach>>,
+    ) -> Self {
         TaskFuture {
             future: Some(future),
             core: Some(core),
             key,
             gate,
+            detach,
             _error: std::marker::PhantomData,
         }
     }
@@ -168,9 +176,9 @@ where
             return Poll::Ready(None);
         };
         match this.gate.poll_gate(core, *this.key, cx) {
-            None => {}
-            Some(false) => return Poll::Pending,
-            Some(true) => {
+            GateState::Admitted => {}
+            GateState::Waiting => return Poll::Pending,
+            GateState::Dropped => {
                 let core = core.clone();
                 drop_future(this.future.as_mut(), Some(&core));
                 return Poll::Ready(None);
@@ -179,17 +187,27 @@ where
         let Some(future) = this.future.as_mut().as_pin_mut() else {
             return Poll::Ready(None);
         };
-        let polled = context::enter(this.core, || {
-            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        let detach = this.detach.as_deref();
+        let polled = handover::enter(this.core, || {
+            catch_unwind(AssertUnwindSafe(|| match future.poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(output) => Poll::Ready(deliver(output.into_result(), detach)),
+            }))
         });
-        let output = match polled {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(output)) => Ok(output),
-            Err(payload) => Err(payload),
-        };
         let core = this.core.as_ref();
-        let output = match output {
-            Ok(output) => output,
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                drop_future(this.future.as_mut(), core);
+                match (output, core) {
+                    (Ok(value), _) => Poll::Ready(value),
+                    (Err(error), Some(core)) => {
+                        core.record_error(error);
+                        Poll::Ready(None)
+                    }
+                    (Err(_), None) => Poll::Ready(None),
+                }
+            }
             Err(payload) => {
                 // Recorded before the future is dropped: should its destructor panic too, the
                 // poll's panic stays the first.
@@ -197,18 +215,58 @@ where
                     core.record_panic(payload);
                 }
                 drop_future(this.future.as_mut(), core);
-                return Poll::Ready(None);
-            }
-        };
-        drop_future(this.future.as_mut(), core);
-        match (output.into_result(), core) {
-            (Ok(value), _) => Poll::Ready(Some(value)),
-            (Err(error), Some(core)) => {
-                core.record_error(error);
                 Poll::Ready(None)
             }
-            (Err(_), None) => Poll::Ready(None),
         }
+    }
+}
+
+/// Whether the value of a task that completed goes to its handle: `Some(value)` if the handle
+/// still wants it, else the value is dropped here, inside the task (still registered, with its
+/// group current), so the scope waits for its destructor like for any task's.
+fn deliver<T, E>(result: Result<T, E>, detach: Option<&Detach>) -> Result<Option<T>, E> {
+    let value = result?;
+    match detach {
+        Some(detach) if !detach.deliver() => {
+            drop(value);
+            Ok(None)
+        }
+        _ => Ok(Some(value)),
+    }
+}
+
+/// The hand-off of an output with a destructor between a task and its [`TaskHandle`].
+///
+/// tokio drops the output of a task whose `JoinHandle` was dropped *after* the task's future
+/// (our wrapper) was dropped, so after the task left its group's registry, on whichever worker
+/// completed it, and it swallows a panic there. For an output with a destructor that would let
+/// an awaited scope return before the output's destructor ran. So the task and its handle agree
+/// on one atomic: a task whose handle is gone drops the value itself, inside the task; a handle
+/// dropped after the value was delivered takes the value out of tokio and drops it itself.
+/// Outputs without a destructor (`()`, numbers) need none of this and pay nothing.
+pub(crate) struct Detach(AtomicU8);
+
+const ATTACHED: u8 = 0;
+const DETACHED: u8 = 1;
+const DELIVERED: u8 = 2;
+
+impl Detach {
+    /// An agreement for an output of type `T`, if it has a destructor.
+    pub(crate) fn for_output<T>() -> Option<Arc<Detach>> {
+        std::mem::needs_drop::<T>().then(|| Arc::new(Detach(AtomicU8::new(ATTACHED))))
+    }
+
+    /// The task completed: `true` if the handle still wants the value.
+    fn deliver(&self) -> bool {
+        self.0
+            .compare_exchange(ATTACHED, DELIVERED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The handle is dropped: `true` if the value was delivered (it is in tokio's task cell,
+    /// or is about to be).
+    fn detach(&self) -> bool {
+        self.0.swap(DETACHED, Ordering::AcqRel) == DELIVERED
     }
 }
 
@@ -237,16 +295,23 @@ where
 /// ```
 pub struct TaskHandle<T> {
     join: Option<JoinHandle<Option<T>>>,
+    detach: Option<Arc<Detach>>,
 }
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn spawned(join: JoinHandle<Option<T>>) -> Self {
-        TaskHandle { join: Some(join) }
+    pub(crate) fn spawned(join: JoinHandle<Option<T>>, detach: Option<Arc<Detach>>) -> Self {
+        TaskHandle {
+            join: Some(join),
+            detach,
+        }
     }
 
     /// A handle to a future that was never started: it resolves to `None` at once.
     pub(crate) fn unstarted() -> Self {
-        TaskHandle { join: None }
+        TaskHandle {
+            join: None,
+            detach: None,
+        }
     }
 
     /// Requests the abort of this one task (it stops at its next `Pending`). This is neither a
@@ -258,6 +323,9 @@ impl<T> TaskHandle<T> {
     }
 
     /// `true` once the task has ended (or if it never started).
+    ///
+    /// This is tokio's own flag: on the multi-thread runtime it may turn `true` a moment after
+    /// the scope returned, since tokio sets it after the task's future was dropped.
     #[must_use]
     pub fn is_finished(&self) -> bool {
         self.join.as_ref().is_none_or(JoinHandle::is_finished)
@@ -275,6 +343,29 @@ impl<T> Future for TaskHandle<T> {
         // Polling a finished tokio `JoinHandle` again panics; a finished handle resolves to `None`.
         self.join = None;
         Poll::Ready(result.ok().flatten())
+    }
+}
+
+impl<T> Drop for TaskHandle<T> {
+    fn drop(&mut self) {
+        let (Some(mut join), Some(detach)) = (self.join.take(), self.detach.take()) else {
+            return;
+        };
+        if !detach.detach() {
+            // Not delivered: the task drops the value itself (or has none).
+            return;
+        }
+        // Delivered: tokio stores it right after the task's poll returned. Take it out and
+        // drop it here, in the caller's scope, so that its destructor (and a panic in it) is
+        // nobody else's.
+        while !join.is_finished() {
+            std::thread::yield_now();
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut unconstrained = tokio::task::unconstrained(&mut join);
+        if let Poll::Ready(output) = Pin::new(&mut unconstrained).poll(&mut cx) {
+            drop(output);
+        }
     }
 }
 

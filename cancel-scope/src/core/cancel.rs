@@ -1,0 +1,251 @@
+//! Marking a group cancelled, and propagating a cancel along links.
+//!
+//! # The rules
+//!
+//! A group records the **first** reason it is cancelled for. Along links:
+//! - every group reachable *upwards* (through `parent()` links) from a group cancelled by
+//!   request, through groups themselves reached upwards, is cancelled with `Child`;
+//! - every group reachable *downwards* from any group a propagation cancels or passes through
+//!   is cancelled with `Parent`.
+//!
+//! Reasons other than `Requested` and `Child` do not travel up ([`CancelReason::travels_up`],
+//! the one place that says so).
+//!
+//! # Invariants
+//!
+//! 1. `Core::reason` is written only under the group's own lock, and only from 0: the first
+//!    reason stays. Readers need no lock (`is_cancelled` is one atomic load).
+//! 2. A walk holds **at most one group lock at a time**, and runs no user code while holding
+//!    it: wakers and `cancelled()` notifications are collected and fired once the walk is done.
+//!    So there is no lock order to get wrong, and no deadlock, whatever the link graph.
+//! 3. A walk ends cycles by what *it* has visited (a group and a direction), never by "already
+//!    cancelled": a group cancelled earlier for a reason that does not travel up (say `Parent`)
+//!    is still passed through when this walk reaches it upwards, so in a DAG every ancestor of a
+//!    requesting group is reached whatever the order of the `parent()` calls.
+//! 4. `cancel()` returns only once every group reachable from its group has been marked (by this
+//!    walk or an earlier one): each cancel walks the whole reachable graph itself instead of
+//!    trusting a concurrent walk that may still be on its way. Its cost is confined to the
+//!    groups it touches; there is no process-wide lock.
+//! 5. Upwards, ancestors are marked **before** their descendants (the walk first collects the
+//!    ancestors in post-order, then marks them farthest first). So a scope that sees its own
+//!    travelling cancel can never finish, and let its parent finish uncancelled, before the
+//!    cancel reached that parent.
+//! 6. A link formed while a walk runs is never missed: the link is recorded under the parent's
+//!    lock, where the walk also reads the children, and the linker checks the parent's state
+//!    under that same lock (see [`links`](super::links)); a parent link found by a walk after
+//!    its first pass is visited late.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::grace::{Abort, GraceState};
+use super::{Core, Deferred, Phase, State};
+use crate::CancelReason;
+
+/// Cancels `origin` for `reason` and propagates along its links. Returns once every group the
+/// cancel reaches is marked (invariant 4); wakes everyone concerned with no lock held.
+pub(crate) fn cancel(origin: &Arc<Core>, reason: CancelReason) {
+    let mut out = Deferred::default();
+    let walk_up = {
+        let mut st = origin.lock();
+        if st.links.is_none() {
+            // No links: the common case, one lock.
+            out.notify_self = mark(origin, &mut st, reason, &mut out);
+            drop(st);
+            out.run(origin);
+            return;
+        }
+        let travels = reason.travels_up() && origin.reason().is_none_or(CancelReason::travels_up);
+        if !travels && origin.is_cancelled() {
+            // Already cancelled for a reason that stays here: the walk that cancelled it
+            // reached (or is reaching) everything below.
+            return;
+        }
+        travels
+    };
+    let mut walk = Walk::default();
+    if walk_up {
+        // Invariant 5: ancestors first, the origin last.
+        for group in walk.ancestors_first(origin) {
+            let why = if Arc::ptr_eq(&group, origin) {
+                reason
+            } else {
+                CancelReason::Child
+            };
+            walk.visit(group, why, Direction::Up);
+        }
+    } else {
+        walk.visited.insert(origin, Direction::Down);
+        walk.visit(origin.clone(), reason, Direction::Down);
+    }
+    walk.run();
+    walk.fire(out, origin);
+}
+
+/// Marks `core` cancelled for `reason` under its lock, unless it is finished or already
+/// cancelled (invariant 1). Decides the grace, aborts what must stop now, and collects the
+/// wake-ups. Returns whether this call marked it (its `cancelled()` futures are then to be
+/// notified).
+pub(crate) fn mark(core: &Core, st: &mut State, reason: CancelReason, out: &mut Deferred) -> bool {
+    if st.phase != Phase::Open || core.is_cancelled() {
+        return false;
+    }
+    core.reason.store(reason.to_u8(), Ordering::Release);
+    #[cfg(feature = "tracing")]
+    core.span.record("reason", tracing::field::display(reason));
+    st.grace = GraceState::decide(&core.grace);
+    if st.grace == GraceState::Over {
+        st.abort(Abort::Unshielded);
+    }
+    if let Some(limiter) = &mut st.limit {
+        // Queued tasks learn of the cancel when polled: unshielded ones end unstarted.
+        limiter.wake_queued(&mut out.wakers);
+    }
+    out.wakers.extend(st.scope_waker.take());
+    true
+}
+
+/// Which way a walk passes through a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Direction {
+    /// Reached from a child by a travelling cancel: goes on to parents and children.
+    Up,
+    /// Reached from a parent: goes on to children only.
+    Down,
+}
+
+/// The groups one walk has visited, by address and direction (invariant 3). A short list
+/// while small (the common pair or chain), a hash set beyond.
+#[derive(Default)]
+pub(crate) struct Visited {
+    few: Vec<(usize, Direction)>,
+    many: HashSet<(usize, Direction)>,
+}
+
+const FEW: usize = 16;
+
+impl Visited {
+    /// `true` if `group` had not been visited in `dir` yet (it now is).
+    pub(crate) fn insert(&mut self, group: &Arc<Core>, dir: Direction) -> bool {
+        let key = (Arc::as_ptr(group) as usize, dir);
+        if self.many.is_empty() {
+            if self.few.contains(&key) {
+                return false;
+            }
+            if self.few.len() < FEW {
+                self.few.push(key);
+                return true;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(key)
+    }
+
+    fn contains(&self, group: &Arc<Core>, dir: Direction) -> bool {
+        let key = (Arc::as_ptr(group) as usize, dir);
+        self.few.contains(&key) || self.many.contains(&key)
+    }
+}
+
+/// One propagation: what it visited, what is left to visit, and what it touched.
+#[derive(Default)]
+pub(crate) struct Walk {
+    pub(crate) visited: Visited,
+    /// Parents found after the first pass (invariant 6), to visit upwards.
+    late_up: Vec<Arc<Core>>,
+    /// Children to visit downwards.
+    down: Vec<Arc<Core>>,
+    /// Wake-ups collected along the way.
+    out: Deferred,
+    /// Every group touched, kept alive until the wake-ups fired.
+    touched: Vec<Arc<Core>>,
+}
+
+impl Walk {
+    /// `origin` and every group reachable upwards from it, each after all of its own parents
+    /// (post-order of an iterative depth-first search; in a cycle, some order).
+    fn ancestors_first(&mut self, origin: &Arc<Core>) -> Vec<Arc<Core>> {
+        let mut order = Vec::new();
+        self.visited.insert(origin, Direction::Up);
+        let mut stack = vec![(origin.clone(), parents_of(origin))];
+        while let Some((_, pending)) = stack.last_mut() {
+            if let Some(parent) = pending.pop() {
+                if self.visited.insert(&parent, Direction::Up) {
+                    let grand = parents_of(&parent);
+                    stack.push((parent, grand));
+                }
+            } else if let Some((group, _)) = stack.pop() {
+                order.push(group);
+            }
+        }
+        order
+    }
+
+    /// Marks `group` (if it was not cancelled yet) and queues its neighbours: children always,
+    /// parents too when passing upwards.
+    pub(crate) fn visit(&mut self, group: Arc<Core>, reason: CancelReason, dir: Direction) {
+        let mut st = group.lock();
+        if mark(&group, &mut st, reason, &mut self.out) {
+            self.out.notify.push(group.clone());
+        }
+        self.spread(&st, dir);
+        drop(st);
+        self.touched.push(group);
+    }
+
+    /// Queues the neighbours of a group whose state is `st` (its lock held).
+    pub(crate) fn spread(&mut self, st: &State, dir: Direction) {
+        let Some(links) = &st.links else {
+            return;
+        };
+        for child in links.children() {
+            if !self.visited.contains(&child, Direction::Up)
+                && self.visited.insert(&child, Direction::Down)
+            {
+                self.down.push(child);
+            }
+        }
+        if dir == Direction::Up {
+            for parent in links.parents() {
+                if self.visited.insert(&parent, Direction::Up) {
+                    self.late_up.push(parent);
+                }
+            }
+        }
+    }
+
+    /// Visits everything queued, iteratively.
+    pub(crate) fn run(&mut self) {
+        loop {
+            if let Some(group) = self.late_up.pop() {
+                self.visit(group, CancelReason::Child, Direction::Up);
+            } else if let Some(group) = self.down.pop() {
+                self.visit(group, CancelReason::Parent, Direction::Down);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Fires the wake-ups of the walk (with `first`'s, collected before it, whose
+    /// `notify_self` means `origin`), no lock held.
+    pub(crate) fn fire(self, first: Deferred, origin: &Core) {
+        let Walk { out, touched, .. } = self;
+        let mut all = first;
+        all.wakers.extend(out.wakers);
+        all.notify.extend(out.notify);
+        all.releases.extend(out.releases);
+        all.run(origin);
+        drop(touched);
+    }
+}
+
+/// The live parents of `group` (none once it finished).
+fn parents_of(group: &Arc<Core>) -> Vec<Arc<Core>> {
+    let st = group.lock();
+    match (&st.links, st.phase) {
+        (Some(links), Phase::Open) => links.parents().collect(),
+        _ => Vec::new(),
+    }
+}

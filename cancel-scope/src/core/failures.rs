@@ -1,0 +1,89 @@
+//! The errors and panics a group collected: the type-erased list of errors of the group's error
+//! type (pushed in the order they happened, taken once at the end) and the first panic.
+//!
+//! The list is created at the first failure, so a group that never fails pays one `None`.
+
+use std::any::Any;
+
+/// Errors and panics of one group.
+#[derive(Default)]
+pub(crate) struct Failures {
+    /// `Vec<E>` of the group's error type, created at the first error.
+    errors: Option<Box<dyn Any + Send>>,
+    /// Errors recorded (for tracing).
+    pub(crate) error_count: usize,
+    /// The first panic's payload.
+    panic: Option<Box<dyn Any + Send>>,
+    /// Panics after the first, dropped with the unwinding (counted for tracing).
+    pub(crate) later_panics: usize,
+}
+
+/// What a finished group failed with, taken out of it.
+pub(crate) struct Taken {
+    /// The `Vec<E>` of errors, if any.
+    pub(crate) errors: Option<Box<dyn Any + Send>>,
+    /// The first panic, if any.
+    pub(crate) panic: Option<Box<dyn Any + Send>>,
+}
+
+impl Failures {
+    /// Appends an error of the group's error type `E`.
+    pub(crate) fn push_error<E: Send + 'static>(&mut self, error: E) {
+        self.error_count += 1;
+        let errors = self
+            .errors
+            .get_or_insert_with(|| Box::new(Vec::<E>::new()));
+        match errors.downcast_mut::<Vec<E>>() {
+            Some(errors) => errors.push(error),
+            None => unreachable!("a group's errors all have the group's error type"),
+        }
+    }
+
+    /// Keeps the first panic; gives a later one back, for the caller to drop outside its lock
+    /// (a payload's destructor is user code).
+    pub(crate) fn push_panic(
+        &mut self,
+        payload: Box<dyn Any + Send>,
+    ) -> Option<Box<dyn Any + Send>> {
+        if self.panic.is_none() {
+            self.panic = Some(payload);
+            None
+        } else {
+            self.later_panics += 1;
+            Some(payload)
+        }
+    }
+
+    /// `true` once a panic was recorded.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn has_panic(&self) -> bool {
+        self.panic.is_some()
+    }
+
+    /// Takes everything out, at the scope's end.
+    pub(crate) fn take(self) -> Taken {
+        Taken {
+            errors: self.errors,
+            panic: self.panic,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_keep_their_order_and_only_the_first_panic_stays() {
+        let mut f = Failures::default();
+        f.push_error::<u32>(1);
+        f.push_error::<u32>(2);
+        assert!(f.push_panic(Box::new("first")).is_none());
+        let later = f.push_panic(Box::new("second"));
+        assert_eq!(*later.unwrap().downcast::<&str>().unwrap(), "second");
+        assert_eq!(f.later_panics, 1);
+        let taken = f.take();
+        assert_eq!(*taken.errors.unwrap().downcast::<Vec<u32>>().unwrap(), vec![1, 2]);
+        assert_eq!(*taken.panic.unwrap().downcast::<&str>().unwrap(), "first");
+    }
+}

@@ -1,0 +1,149 @@
+//! The hand-over of a dropped scope's tasks, and the running scope of each thread that it
+//! needs.
+//!
+//! **Nothing outlives its scope**, even a scope dropped unfinished (inside `select!`, a
+//! timeout, an aborted task): its `Drop` cannot wait, so it cancels its group, requests the
+//! abort of every task (shielded ones too), and *hands over* the tasks still alive to the scope
+//! it ran in, which waits for them before it returns. That scope is the innermost one whose
+//! body or task was being polled when `run` was first polled (for a scope never run, when it
+//! was created): the thread-local [`current`] scope.
+//!
+//! A dropped scope counts as one hand-over in its target (`handed_in`) until its last task
+//! ended; then it releases the target (in [`Deferred::run`](super::Deferred::run), iteratively,
+//! so chains of hand-overs of any depth use no stack). A dropped scope whose tasks were handed
+//! over keeps accepting hand-overs itself (a scope dropped inside one of its tasks), so the
+//! outermost awaiting scope waits for every level. A panic of a handed-over task is recorded
+//! where the hand-over chain ends ([`panic_target`]), found iteratively.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use super::cancel::{Direction, Walk, mark};
+use super::grace::{Abort, GraceState};
+use super::{Core, Deferred, Phase};
+use crate::CancelReason;
+
+/// Where a group stands in hand-overs.
+#[derive(Default)]
+pub(crate) struct Handover {
+    /// Dropped nested scopes whose live tasks this scope waits for.
+    pub(crate) handed_in: usize,
+    /// Once this scope was dropped unfinished with live tasks: the scope that waits for them.
+    pub(crate) to: Option<Arc<Core>>,
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<Arc<Core>>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `slot`'s group as the current scope, moving the `Arc` in and back out so a
+/// task's poll costs no reference-count traffic.
+pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a> {
+        slot: &'a mut Option<Arc<Core>>,
+        prev: Option<Arc<Core>>,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let prev = self.prev.take();
+            let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));
+        }
+    }
+    // During thread teardown the slot may be gone: then poll without a current scope.
+    let Ok(prev) = CURRENT.try_with(|c| c.replace(slot.take())) else {
+        return f();
+    };
+    let _restore = Restore { slot, prev };
+    f()
+}
+
+/// The scope running on this thread, if any.
+pub(crate) fn current() -> Option<Arc<Core>> {
+    CURRENT
+        .try_with(|c| {
+            let cur = c.take();
+            let found = cur.clone();
+            c.set(cur);
+            found
+        })
+        .ok()
+        .flatten()
+}
+
+impl Core {
+    /// The scope was dropped before it finished: cancel (`Dropped`, which does not travel up),
+    /// abort every task (shielded ones too), and hand the tasks still alive to `target`, which
+    /// waits for them. Never blocks and runs no user code under a lock.
+    pub(crate) fn drop_scope(self: &Arc<Self>, target: Option<&Arc<Core>>) {
+        // Counted in advance so that the last task of this group can never release the target
+        // before it was counted; given back below if nothing is left.
+        let target = target.filter(|t| t.accept_handover());
+        let mut first = Deferred::default();
+        let mut walk = Walk::default();
+        let (links, handed_over) = {
+            let mut st = self.lock();
+            if st.phase != Phase::Open {
+                (None, false)
+            } else {
+                first.notify_self = mark(self, &mut st, CancelReason::Dropped, &mut first);
+                st.phase = Phase::Dropped;
+                st.grace = GraceState::Over;
+                st.abort(Abort::All);
+                if let Some(limiter) = &mut st.limit {
+                    limiter.wake_queued(&mut first.wakers);
+                }
+                if first.notify_self {
+                    // Newly cancelled: its cancel goes down the links. (Already cancelled, the
+                    // walk that cancelled it went down already.)
+                    walk.visited.insert(self, Direction::Down);
+                    walk.spread(&st, Direction::Down);
+                }
+                let live = !st.tasks.is_empty() || st.handover.handed_in > 0;
+                let handed_over = live && target.is_some();
+                if handed_over {
+                    st.handover.to = target.cloned();
+                }
+                (st.links.take(), handed_over)
+            }
+        };
+        if let (Some(target), false) = (target, handed_over) {
+            first.releases.push(target.clone());
+        }
+        walk.run();
+        if let Some(links) = links {
+            super::links::unlink(links);
+        }
+        walk.fire(first, self);
+    }
+
+    /// Counts one dropped nested scope whose tasks this scope will wait for. `false` if this
+    /// scope can no longer wait (it finished).
+    fn accept_handover(&self) -> bool {
+        let mut st = self.lock();
+        // A scope that was itself dropped unfinished and handed over still accounts for its
+        // live tasks: it keeps accepting, so the outermost awaiting scope waits for every level.
+        if st.phase == Phase::Finished || (st.phase == Phase::Dropped && st.handover.to.is_none())
+        {
+            return false;
+        }
+        st.handover.handed_in += 1;
+        true
+    }
+}
+
+/// Where a panic of `group` is recorded: the group itself, or, for a scope dropped unfinished,
+/// the end of its chain of hand-overs (nobody reads a dropped scope's outcome). Iterative.
+pub(crate) fn panic_target(group: &Arc<Core>) -> Arc<Core> {
+    let mut at = group.clone();
+    loop {
+        let next = {
+            let st = at.lock();
+            match (&st.phase, &st.handover.to) {
+                (Phase::Dropped, Some(to)) => to.clone(),
+                _ => break,
+            }
+        };
+        at = next;
+    }
+    at
+}

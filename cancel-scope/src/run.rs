@@ -1,0 +1,164 @@
+//! The `run` future of a scope: the body runs in the caller's task while the group's tasks run
+//! on the runtime; it returns once all of them are done, with the outcome the rules give.
+//!
+//! One loop drives everything, each step in one place: poll the body (in the scope's context,
+//! catching its panic); act once on a cancel (drop the body and a value the cancel discards,
+//! arm the grace timer decided at the cancel); fire the deadline; end the grace; then ask the
+//! group whether every task ended ([`Core::poll_progress`]).
+
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+use crate::core::cancel::cancel;
+use crate::core::grace::GraceState;
+use crate::core::{Body, CancelSeen, Core, Progress, handover};
+use crate::scope::ScopeGuard;
+use crate::{CancelReason, ScopeResult, outcome};
+
+/// The state machine of a running scope.
+pub(crate) async fn run<T, E, F>(
+    mut guard: ScopeGuard,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    body: F,
+) -> ScopeResult<T, E>
+where
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>>,
+{
+    // Everything up to the first `.await` runs at the first poll.
+    guard.enclosing = handover::current();
+    let core = &guard.core;
+    core.runtime.capture();
+
+    let mut body = pin!(Some(body));
+    // Boxed: most scopes have neither, and the run future stays small without them.
+    let mut deadline_sleep: Option<Pin<Box<Sleep>>> = None;
+    let mut grace_sleep: Option<Pin<Box<Sleep>>> = None;
+    let mut seen = CancelSeen::No;
+    let mut value: Option<T> = None;
+
+    let at = match (
+        timeout.and_then(|t| Instant::now().checked_add(t)),
+        deadline,
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(at) = at {
+        if at <= Instant::now() {
+            cancel(core, CancelReason::Deadline);
+        } else if !core.is_cancelled() {
+            deadline_sleep = Some(Box::pin(tokio::time::sleep_until(at)));
+        }
+    }
+
+    // The scope's own context, entered while the body is polled or a discarded value dropped.
+    let mut context = Some(core.clone());
+    let finished = poll_fn(|cx: &mut Context<'_>| {
+        #[cfg(feature = "tracing")]
+        let _entered = core.span.enter();
+        loop {
+            // The body: polled until it ends or the group is cancelled.
+            if !core.is_cancelled() {
+                if let Some(fut) = body.as_mut().as_pin_mut() {
+                    let polled = handover::enter(&mut context, || {
+                        catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+                    });
+                    match polled {
+                        Ok(Poll::Pending) => {}
+                        Ok(Poll::Ready(result)) => {
+                            drop_body(body.as_mut(), core);
+                            match result {
+                                Ok(v) => value = Some(v),
+                                Err(error) => core.record_error(error),
+                            }
+                        }
+                        Err(payload) => {
+                            // Recorded first: should dropping the body panic too, this one
+                            // stays the first panic.
+                            core.record_panic(payload);
+                            drop_body(body.as_mut(), core);
+                        }
+                    }
+                }
+            }
+
+            if core.is_cancelled() {
+                if seen == CancelSeen::No {
+                    seen = CancelSeen::Yes;
+                    act_on_cancel(core, &mut context, body.as_mut(), &mut value);
+                    deadline_sleep = None;
+                    // Decided at the cancel; a grace too long to represent never ends.
+                    if let GraceState::Running(Some(end)) = core.grace_state() {
+                        grace_sleep = Some(Box::pin(tokio::time::sleep_until(end)));
+                    }
+                }
+            } else if let Some(sleep) = &mut deadline_sleep {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    deadline_sleep = None;
+                    cancel(core, CancelReason::Deadline);
+                    continue;
+                }
+            }
+            if let Some(sleep) = &mut grace_sleep {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    grace_sleep = None;
+                    core.end_grace();
+                }
+            }
+
+            let state = if body.is_some() {
+                Body::Alive
+            } else {
+                Body::Done
+            };
+            match core.poll_progress(state, seen, cx.waker()) {
+                Progress::Finished(finished) => return Poll::Ready(finished),
+                Progress::Waiting => return Poll::Pending,
+                // Cancelled since the last look: go round again to act on it.
+                Progress::Act => {}
+            }
+        }
+    })
+    .await;
+    // Finished: nothing for the guard to do. The group's `Core` is released right here.
+    guard.armed = false;
+    drop(guard);
+    drop(context);
+    outcome::decide(finished, value)
+}
+
+/// The group was cancelled: the body is dropped at once (grace applies to tasks only), and a
+/// value the body returned is discarded now, while the scope can still take over what that
+/// value's destructors hand over (a nested scope it owns).
+fn act_on_cancel<T, F>(
+    core: &Arc<Core>,
+    context: &mut Option<Arc<Core>>,
+    body: Pin<&mut Option<F>>,
+    value: &mut Option<T>,
+) {
+    drop_body(body, core);
+    if let Some(value) = value.take() {
+        let dropped = handover::enter(context, || catch_unwind(AssertUnwindSafe(|| drop(value))));
+        if let Err(payload) = dropped {
+            core.record_panic(payload);
+        }
+    }
+}
+
+/// Drops the body, catching a panic in its destructor: that counts as a body panic.
+fn drop_body<F>(mut body: Pin<&mut Option<F>>, core: &Arc<Core>) {
+    if body.is_none() {
+        return;
+    }
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| body.set(None))) {
+        core.record_panic(payload);
+    }
+}

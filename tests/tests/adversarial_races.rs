@@ -118,7 +118,7 @@ async fn output_drop_spawning_sibling_is_waited_for() {
             });
         }
     }
-    for i in 0..10 {
+    for i in 0..50 {
         let flag = Arc::new(AtomicBool::new(false));
         let scope = CancelScope::new();
         let tg = scope.group();

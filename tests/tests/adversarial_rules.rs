@@ -870,15 +870,20 @@ impl Drop for PanicOnDrop {
 async fn panic_in_task_destructor_on_cancel_is_resumed() {
     let scope = CancelScope::new();
     let tg = scope.group();
-    tg.spawn(async {
+    let started = Arc::new(AtomicBool::new(false));
+    let s2 = started.clone();
+    tg.spawn(async move {
         let _p = PanicOnDrop(5);
+        s2.store(true, Ordering::SeqCst);
         std::future::pending::<()>().await;
     });
     let tg2 = tg.clone();
     let r = within(
         "run",
         std::panic::AssertUnwindSafe(scope.run(async move {
-            tokio::task::yield_now().await;
+            while !started.load(Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
             tg2.cancel();
             Ok::<_, BoxError>(())
         }))

@@ -255,7 +255,7 @@ async fn body_err_after_cancel_is_kept_reason_requested() {
 
 // SPEC 2 (rustdoc): hand-over "for a scope dropped before that, the scope it was created in" (dropped on a std::thread)
 async fn unrun_scope_dropped_on_std_thread_handed_to_creator() {
-    for i in 0..20 {
+    for i in 0..50 {
         let flag = Arc::new(AtomicBool::new(false));
         let f2 = flag.clone();
         let out = within(
@@ -280,7 +280,7 @@ async fn unrun_scope_dropped_on_std_thread_handed_to_creator() {
 
 // SPEC 2: "hands its still-live tasks to the scope it ran in (the innermost enclosing scope, found when run is first polled)"
 async fn started_scope_dropped_on_std_thread_handed_to_enclosing() {
-    for i in 0..20 {
+    for i in 0..50 {
         let flag = Arc::new(AtomicBool::new(false));
         let f2 = flag.clone();
         let out = within(

@@ -122,7 +122,109 @@ both!(
     destructors_spawning_under_limit_one_during_cancel,
     task_output_discarded_while_scope_cancelled_by_drop_of_outer,
     cancel_from_std_thread_while_body_runs,
+    unstarted_task_destructor_panic_on_cancel_is_resumed,
+    queued_task_destructor_panic_on_cancel_is_resumed,
+    panic_of_task_handed_over_from_std_thread_is_resumed,
+    cancelled_resolves_when_scope_dropped,
+    link_to_cancelled_idle_parent_cancels_at_once,
 );
+
+// SPEC 2: "A panic while a cancelled task is being dropped counts as a task panic" (dropped before its first poll)
+async fn unstarted_task_destructor_panic_on_cancel_is_resumed() {
+    let scope = CancelScope::new();
+    let tg = scope.group();
+    let p = PanicOnDrop(21);
+    tg.spawn(async move {
+        let _p = p;
+        std::future::pending::<()>().await;
+    });
+    tg.cancel();
+    let r = within(
+        "run",
+        std::panic::AssertUnwindSafe(scope.run(async { Ok::<_, BoxError>(()) })).catch_unwind(),
+    )
+    .await;
+    let p = r.expect_err("panic of a cancelled task's destructor swallowed");
+    assert_eq!(p.downcast_ref::<Payload>(), Some(&Payload(21)));
+}
+
+// SPEC 2: "A panic while a cancelled task is being dropped counts as a task panic" (a queued task under limit)
+async fn queued_task_destructor_panic_on_cancel_is_resumed() {
+    let scope = CancelScope::new().limit(1);
+    let tg = scope.group();
+    tg.spawn(std::future::pending::<()>());
+    let p = PanicOnDrop(22);
+    tg.spawn(async move {
+        let _p = p;
+    });
+    let tg2 = tg.clone();
+    let r = within(
+        "run",
+        std::panic::AssertUnwindSafe(scope.run(async move {
+            tokio::task::yield_now().await;
+            tg2.cancel();
+            Ok::<_, BoxError>(())
+        }))
+        .catch_unwind(),
+    )
+    .await;
+    let p = r.expect_err("panic of a queued task's destructor swallowed");
+    assert_eq!(p.downcast_ref::<Payload>(), Some(&Payload(22)));
+}
+
+// SPEC 5: "hand-over and panic forwarding": a scope run in the body, dropped on another thread; its task panics while dropped
+async fn panic_of_task_handed_over_from_std_thread_is_resumed() {
+    let r = within(
+        "outer",
+        std::panic::AssertUnwindSafe(CancelScope::new().run(async move {
+            let inner = CancelScope::new();
+            let started = Arc::new(AtomicBool::new(false));
+            let s2 = started.clone();
+            let p = PanicOnDrop(23);
+            inner.group().spawn(async move {
+                let _p = p;
+                s2.store(true, Ordering::SeqCst);
+                std::future::pending::<()>().await;
+            });
+            let mut fut = Box::pin(inner.run(std::future::pending::<Result<(), BoxError>>()));
+            assert!(futures::poll!(fut.as_mut()).is_pending());
+            while !started.load(Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
+            std::thread::spawn(move || drop(fut)).join().unwrap();
+            Ok::<_, BoxError>(())
+        }))
+        .catch_unwind(),
+    )
+    .await;
+    let p = r.expect_err("the handed-over task's panic was not resumed by the enclosing scope");
+    assert_eq!(p.downcast_ref::<Payload>(), Some(&Payload(23)));
+}
+
+// SPEC 2: "A scope that is dropped ... cancels its group (reason Dropped)"; SPEC 5 "cancelled() resolves once cancelled"
+async fn cancelled_resolves_when_scope_dropped() {
+    let scope = CancelScope::new();
+    let tg = scope.group();
+    let tg2 = tg.clone();
+    let w = tokio::spawn(async move { tg2.cancelled().await });
+    tokio::task::yield_now().await;
+    drop(scope);
+    within("cancelled()", w).await.unwrap();
+    assert_eq!(tg.cancel_reason(), Some(CancelReason::Dropped));
+}
+
+// SPEC 5: "Linking to a parent that is cancelled but still running cancels the new scope at once (reason Parent)" (parent not yet run)
+async fn link_to_cancelled_idle_parent_cancels_at_once() {
+    let ps = CancelScope::new();
+    let p = ps.group();
+    p.cancel();
+    let cs = CancelScope::new().parent(&p);
+    assert_eq!(cs.group().cancel_reason(), Some(CancelReason::Parent));
+    let out = within("child", cs.run(async { Ok::<_, BoxError>(()) })).await;
+    assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Parent));
+    let out = within("parent", ps.run(async { Ok::<_, BoxError>(()) })).await;
+    assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+}
 
 paused!(
     timeout_counts_from_first_poll,

@@ -101,3 +101,40 @@ fn memory_back_after_burst_multi_thread() {
         "scope with no task alive still holds {retained} bytes after a burst of {BURST}"
     );
 }
+
+// SPEC 5: "A finished scope unlinks itself from its parents, so 100,000 short linked scopes leave nothing behind" (bytes)
+#[tokio::test(flavor = "current_thread")]
+async fn hundred_thousand_short_linked_scopes_leave_no_bytes() {
+    let _l = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ps = CancelScope::new();
+    let p = ps.group();
+    let p2 = p.clone();
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        ps.run(async move {
+            // warm up
+            for _ in 0..1000 {
+                let _ = CancelScope::new().parent(&p2).run(async { Ok::<_, BoxError>(()) }).await;
+            }
+            let before = live();
+            for i in 0..100_000u32 {
+                let cs = CancelScope::new().parent(&p2);
+                let g = cs.group();
+                if i % 3 == 0 {
+                    g.spawn(async {});
+                }
+                let _ = cs.run(async { Ok::<_, BoxError>(()) }).await;
+                if i % 5 == 0 {
+                    // a builder dropped without run, linked too
+                    drop(CancelScope::new().parent(&p2));
+                }
+            }
+            let grown = live() - before;
+            Ok::<_, BoxError>(grown)
+        }),
+    )
+    .await
+    .expect("hung");
+    let grown = out.unwrap().completed().unwrap();
+    assert!(grown < 200_000, "100,000 short linked scopes left {grown} bytes behind in the parent");
+}

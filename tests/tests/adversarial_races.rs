@@ -106,6 +106,115 @@ multi!(
     cancel_from_thread_racing_body_completion_is_consistent,
 );
 
+both!(
+    nested_tree_cancelled_at_random_times_leaves_nothing,
+    past_deadline_still_runs_shielded_task_spawned_before_run,
+);
+
+fn nested_tree(depth: u32, tg: TaskGroup, created: Arc<AtomicUsize>, dropped: Arc<AtomicUsize>) {
+    struct D(Arc<AtomicUsize>);
+    impl Drop for D {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_micros(300));
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for k in 0..2 {
+        created.fetch_add(1, Ordering::SeqCst);
+        let d = D(dropped.clone());
+        let (c2, d2) = (created.clone(), dropped.clone());
+        let own = tg.clone();
+        let fut = async move {
+            let _d = d;
+            // shielded tasks (k == 1) end when they see their group cancelled
+            let wait_end = async move {
+                if k == 0 {
+                    std::future::pending::<()>().await;
+                } else {
+                    own.cancelled().await;
+                }
+            };
+            if depth == 0 {
+                wait_end.await;
+            } else {
+                let s = CancelScope::new();
+                nested_tree(depth - 1, s.group(), c2, d2);
+                if k == 0 {
+                    let _ = s.run(std::future::pending::<Result<(), BoxError>>()).await;
+                } else {
+                    // dropped unfinished through a timeout
+                    let _ = tokio::time::timeout(
+                        Duration::from_micros(500),
+                        s.run(std::future::pending::<Result<(), BoxError>>()),
+                    )
+                    .await;
+                    wait_end.await;
+                }
+            }
+        };
+        if k == 0 {
+            tg.spawn(fut);
+        } else {
+            tg.spawn_shielded(fut);
+        }
+    }
+}
+
+// SPEC 2: "An awaited scope returns only after ... every task's future has been dropped ... including the tasks of scopes nested in them that were dropped unfinished" (random cancel times)
+async fn nested_tree_cancelled_at_random_times_leaves_nothing() {
+    for round in 0..30u64 {
+        let created = Arc::new(AtomicUsize::new(0));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let scope = CancelScope::new();
+        let tg = scope.group();
+        let task = {
+            let (tg2, c, d) = (tg.clone(), created.clone(), dropped.clone());
+            async move {
+                nested_tree(3, tg2, c, d);
+                Ok::<_, BoxError>(())
+            }
+        };
+        let out = within(
+            "outer",
+            scope.run(async move {
+                task.await?;
+                tokio::time::sleep(Duration::from_micros(100 * (round % 10))).await;
+                tg.cancel();
+                Ok::<_, BoxError>(())
+            }),
+        );
+        // the outer scope itself is dropped by a timeout in odd rounds, inside an enclosing scope
+        if round % 2 == 0 {
+            assert!(out.await.unwrap().is_cancelled());
+        } else {
+            let _ = CancelScope::new()
+                .run(async move {
+                    let _ = tokio::time::timeout(Duration::from_micros(300), out).await;
+                    Ok::<_, BoxError>(())
+                })
+                .await;
+        }
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            created.load(Ordering::SeqCst),
+            "round {round}: a task outlived its scope"
+        );
+    }
+}
+
+// SPEC 5: "A deadline already past cancels at once; the body is not started"; SPEC 6 shield: "the scope still waits for it"
+async fn past_deadline_still_runs_shielded_task_spawned_before_run() {
+    let scope = CancelScope::new().timeout(Duration::ZERO);
+    let tg = scope.group();
+    let h = tg.spawn_shielded(async {
+        tokio::time::sleep(ms(10)).await;
+        Ok::<_, BoxError>(3)
+    });
+    let out = within("run", scope.run(async { Ok::<_, BoxError>(()) })).await;
+    assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
+    assert_eq!(within("h", h).await, Some(3));
+}
+
 // SPEC 2: "Nothing outlives its scope": a discarded output whose destructor spawns a sibling
 async fn output_drop_spawning_sibling_is_waited_for() {
     struct SpawnsSibling(TaskGroup, Arc<AtomicBool>);

@@ -64,7 +64,33 @@ both!(real:
     panic_in_discarded_task_output_destructor_is_resumed,
     panic_in_discarded_body_value_destructor_is_resumed,
     control_unrun_scope_dropped_in_body_is_waited_for,
+    rule4_body_value_owning_unrun_scope_is_waited_for_before_panic,
 );
+
+// SPEC 2: "the body's value under rules 3, 4 and 5 ... is dropped before the scope returns" (rule 4: a task panics)
+async fn rule4_body_value_owning_unrun_scope_is_waited_for_before_panic() {
+    let f = flag();
+    let scope = CancelScope::new();
+    let tg = scope.group();
+    let f2 = f.clone();
+    let r = catch(scope.run(async move {
+        tg.spawn(async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if true {
+                std::panic::panic_any(Payload(5));
+            }
+        });
+        let v = unrun_nested(&f2);
+        Ok::<_, BoxError>(v)
+    }))
+    .await;
+    let p = r.expect_err("task panic resumed");
+    assert_eq!(p.downcast_ref::<Payload>(), Some(&Payload(5)));
+    assert!(
+        f.load(Ordering::SeqCst),
+        "the panic was resumed before the discarded body value's nested task was dropped"
+    );
+}
 
 // SPEC 2: "a dropped scope hands its still-live tasks to the scope it ran in" (control: dropped inside the body)
 async fn control_unrun_scope_dropped_in_body_is_waited_for() {

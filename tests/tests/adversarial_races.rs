@@ -111,6 +111,35 @@ both!(
     past_deadline_still_runs_shielded_task_spawned_before_run,
 );
 
+multi!(concurrent_requests_on_linked_pair_record_consistent_first_causes);
+
+// SPEC 5: "a group keeps the first reason it records": two requests racing on a parent and its linked child
+async fn concurrent_requests_on_linked_pair_record_consistent_first_causes() {
+    for i in 0..300 {
+        let ps = CancelScope::new();
+        let p = ps.group();
+        let cs = CancelScope::new().parent(&p);
+        let c = cs.group();
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let (p2, b2) = (p.clone(), barrier.clone());
+        let t = std::thread::spawn(move || {
+            b2.wait();
+            p2.cancel();
+        });
+        barrier.wait();
+        c.cancel();
+        t.join().unwrap();
+        let (rp, rc) = (p.cancel_reason().unwrap(), c.cancel_reason().unwrap());
+        assert!(
+            !(rp == CancelReason::Child && rc == CancelReason::Parent),
+            "iteration {i}: parent Child and child Parent: each blames the other"
+        );
+        assert!(matches!(rp, CancelReason::Requested | CancelReason::Child), "{i}: parent {rp:?}");
+        assert!(matches!(rc, CancelReason::Requested | CancelReason::Parent), "{i}: child {rc:?}");
+        drop((ps, cs));
+    }
+}
+
 fn nested_tree(depth: u32, tg: TaskGroup, created: Arc<AtomicUsize>, dropped: Arc<AtomicUsize>) {
     struct D(Arc<AtomicUsize>);
     impl Drop for D {

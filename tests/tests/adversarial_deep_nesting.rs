@@ -1,5 +1,6 @@
 //! Adversarial: SPEC section 5 "Propagation, hand-over and panic forwarding are iterative":
 //! scopes nested task-in-task 20,000 deep must not overflow a stack.
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::future::Future;
 use std::pin::Pin;
@@ -126,4 +127,3 @@ fn nested_cancel(multi: bool) {
 fn nested_20000_task_in_task_cancel_resumes_innermost_panic_current_thread() {
     watchdog("nested current", 8 * MIB, 30, || nested_cancel(false));
 }
-

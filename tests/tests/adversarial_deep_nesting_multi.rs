@@ -1,6 +1,7 @@
 //! Adversarial: SPEC section 5 "Propagation, hand-over and panic forwarding are iterative":
 //! scopes nested task-in-task 20,000 deep must not overflow a stack.
 //! (multi-thread in its own binary: a stack overflow aborts the whole process)
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::future::Future;
 use std::pin::Pin;

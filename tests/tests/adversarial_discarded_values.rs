@@ -1,5 +1,6 @@
 //! Adversarial: SPEC section 2 "Nothing outlives its scope", through values the scope discards
 //! (the body's value under rules 3 and 5, the output of a task whose handle was dropped).
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 #[macro_use]
 mod common;
@@ -104,7 +105,10 @@ async fn control_unrun_scope_dropped_in_body_is_waited_for() {
         })
         .await;
     assert!(matches!(out, Ok(Outcome::Completed(()))));
-    assert!(f.load(Ordering::SeqCst), "dropped nested scope's task not waited for");
+    assert!(
+        f.load(Ordering::SeqCst),
+        "dropped nested scope's task not waited for"
+    );
 }
 
 // SPEC 2: "A value that a scope discards (the body's value under rules 3, 4 and 5 ...) is dropped before the scope returns"
@@ -120,7 +124,10 @@ async fn rule5_body_value_owning_unrun_scope_is_waited_for() {
             Ok::<_, BoxError>(v)
         })
         .await;
-    assert!(matches!(out, Ok(Outcome::Cancelled(CancelReason::Requested))));
+    assert!(matches!(
+        out,
+        Ok(Outcome::Cancelled(CancelReason::Requested))
+    ));
     assert!(
         f.load(Ordering::SeqCst),
         "outer scope returned before the discarded body value's nested task was dropped"
@@ -140,7 +147,10 @@ async fn rule5_body_value_owning_started_run_future_is_waited_for() {
             Ok::<_, BoxError>(v)
         })
         .await;
-    assert!(matches!(out, Ok(Outcome::Cancelled(CancelReason::Requested))));
+    assert!(matches!(
+        out,
+        Ok(Outcome::Cancelled(CancelReason::Requested))
+    ));
     assert!(
         f.load(Ordering::SeqCst),
         "outer scope returned before the discarded run future's task was dropped"
@@ -164,7 +174,10 @@ async fn rule5_body_value_discarded_by_later_cancel_is_waited_for() {
             Ok::<_, BoxError>(v)
         })
         .await;
-    assert!(matches!(out, Ok(Outcome::Cancelled(CancelReason::Requested))));
+    assert!(matches!(
+        out,
+        Ok(Outcome::Cancelled(CancelReason::Requested))
+    ));
     assert!(
         f.load(Ordering::SeqCst),
         "outer scope returned before the discarded body value's nested task was dropped"

@@ -1,5 +1,6 @@
 //! Adversarial: SPEC section 6 "The grace in force at the moment of the cancel decides, whatever
 //! `grace()` is called with afterwards", in every order of `group`, `grace`, spawn, `cancel`, `run`.
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::time::Duration;
 
@@ -131,11 +132,18 @@ async fn check(a: Duration, b: Duration) {
         let want = expected_grace(order, a, b);
         match run_order(order, a, b).await {
             Ok(took) if took == want => {}
-            Ok(took) => bad.push(format!("{order:?}: ended {took:?} after the cancel, want {want:?}")),
+            Ok(took) => bad.push(format!(
+                "{order:?}: ended {took:?} after the cancel, want {want:?}"
+            )),
             Err(e) => bad.push(format!("{order:?}: {e}")),
         }
     }
-    assert!(bad.is_empty(), "{} of {} orders wrong: {bad:#?}", bad.len(), all.len());
+    assert!(
+        bad.is_empty(),
+        "{} of {} orders wrong: {bad:#?}",
+        bad.len(),
+        all.len()
+    );
 }
 
 // SPEC 6: "The grace in force at the moment of the cancel decides, whatever grace() is called with afterwards" (1s then 0)
@@ -165,12 +173,18 @@ async fn grace_zero_after_cancel_still_ends_multi_thread() {
     tg.cancel();
     let scope = scope.grace(Duration::ZERO);
     let t0 = std::time::Instant::now();
-    let out = tokio::time::timeout(Duration::from_secs(2), scope.run(async { Ok::<_, BoxError>(()) }))
-        .await
-        .expect("hung: the scope never ended");
+    let out = tokio::time::timeout(
+        Duration::from_secs(2),
+        scope.run(async { Ok::<_, BoxError>(()) }),
+    )
+    .await
+    .expect("hung: the scope never ended");
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
     let took = t0.elapsed();
-    assert!(took >= Duration::from_millis(150), "ended after {took:?}, grace in force was 200ms");
+    assert!(
+        took >= Duration::from_millis(150),
+        "ended after {took:?}, grace in force was 200ms"
+    );
 }
 
 // SPEC 6: "A task that ends in time counts with its result" + grace with shielded task: grace does not abort shielded

@@ -1,5 +1,6 @@
 //! Adversarial: SPEC section 5 "Linking": propagation by reachability in any link graph (DAG,
 //! cycle), whatever the order of the `parent()` calls; link chains 20,000 deep.
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -137,13 +138,13 @@ fn dag_request_reaches_every_ancestor_running_scopes_every_order() {
             let mut bad = Vec::new();
             for order in permutations() {
                 let d = dag(order);
-                let Dag {
-                    sa, sb, sc, c, ..
-                } = d;
+                let Dag { sa, sb, sc, c, .. } = d;
                 let outs = rt.block_on(async move {
                     tokio::time::timeout(Duration::from_secs(5), async move {
-                        let ra = tokio::spawn(sa.run(std::future::pending::<Result<(), BoxError>>()));
-                        let rb = tokio::spawn(sb.run(std::future::pending::<Result<(), BoxError>>()));
+                        let ra =
+                            tokio::spawn(sa.run(std::future::pending::<Result<(), BoxError>>()));
+                        let rb =
+                            tokio::spawn(sb.run(std::future::pending::<Result<(), BoxError>>()));
                         let rc = tokio::spawn(sc.run(async move {
                             tokio::time::sleep(Duration::from_millis(5)).await;
                             c.cancel();
@@ -158,7 +159,9 @@ fn dag_request_reaches_every_ancestor_running_scopes_every_order() {
                     .await
                 });
                 match outs {
-                    Err(_) => bad.push(format!("{flavor} {order:?}: hung (an ancestor never cancelled)")),
+                    Err(_) => bad.push(format!(
+                        "{flavor} {order:?}: hung (an ancestor never cancelled)"
+                    )),
                     Ok((oc, ob, oa)) => {
                         let want = (
                             Outcome::Cancelled(CancelReason::Child),
@@ -166,7 +169,9 @@ fn dag_request_reaches_every_ancestor_running_scopes_every_order() {
                             Outcome::Cancelled(CancelReason::Requested),
                         );
                         if (oa.clone(), ob.clone(), oc.clone()) != want {
-                            bad.push(format!("{flavor} {order:?}: (A, B, C) = {oa:?} {ob:?} {oc:?}"));
+                            bad.push(format!(
+                                "{flavor} {order:?}: (A, B, C) = {oa:?} {ob:?} {oc:?}"
+                            ));
                         }
                     }
                 }
@@ -235,7 +240,10 @@ fn cycle_cancel_terminates_and_cancels_all() {
                 .collect();
             g[start].cancel();
             for (i, gi) in g.iter().enumerate() {
-                assert!(gi.is_cancelled(), "start {start}: group {i} of the cycle not cancelled");
+                assert!(
+                    gi.is_cancelled(),
+                    "start {start}: group {i} of the cycle not cancelled"
+                );
             }
             assert_eq!(g[start].cancel_reason(), Some(CancelReason::Requested));
             drop(s);
@@ -305,7 +313,10 @@ fn link_chain_20000_cancel_from_leaf() {
         let _e = rt.enter();
         let (scopes, groups) = chain();
         groups[DEPTH - 1].cancel();
-        assert_eq!(groups[DEPTH - 1].cancel_reason(), Some(CancelReason::Requested));
+        assert_eq!(
+            groups[DEPTH - 1].cancel_reason(),
+            Some(CancelReason::Requested)
+        );
         for (i, g) in groups[..DEPTH - 1].iter().enumerate() {
             assert_eq!(g.cancel_reason(), Some(CancelReason::Child), "link {i}");
         }
@@ -326,7 +337,12 @@ fn link_chain_20000_cancel_from_root() {
         groups[0].cancel();
         assert_eq!(groups[0].cancel_reason(), Some(CancelReason::Requested));
         for (i, g) in groups[1..].iter().enumerate() {
-            assert_eq!(g.cancel_reason(), Some(CancelReason::Parent), "link {}", i + 1);
+            assert_eq!(
+                g.cancel_reason(),
+                Some(CancelReason::Parent),
+                "link {}",
+                i + 1
+            );
         }
         drop(scopes);
     });

@@ -1,6 +1,7 @@
 //! Adversarial: SPEC section 6 "Bounded memory: a long-lived scope ... holds memory only for the
 //! tasks alive now", measured with a counting global allocator (its own test binary; one test at
 //! a time measures, under a lock).
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 mod counting_alloc;
 
@@ -18,7 +19,10 @@ const LIMIT: isize = 3_000_000;
 async fn drain(tg: &TaskGroup) {
     let t0 = std::time::Instant::now();
     while !tg.is_empty() {
-        assert!(t0.elapsed() < Duration::from_secs(15), "tasks never finished");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "tasks never finished"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     // let the runtime settle
@@ -45,7 +49,11 @@ async fn retained_after_burst(limit: Option<usize>) -> isize {
                 let _ = g.acquire().await;
             });
         }
-        assert_eq!(tg.len(), BURST, "len() counts every task alive, queued ones included");
+        assert_eq!(
+            tg.len(),
+            BURST,
+            "len() counts every task alive, queued ones included"
+        );
         g2.add_permits(BURST);
         drain(&tg).await;
         let held = live();
@@ -67,7 +75,9 @@ async fn retained_after_burst(limit: Option<usize>) -> isize {
 // SPEC 6: "a long-lived scope that spawns millions of short tasks holds memory only for the tasks alive now" (after a burst)
 #[tokio::test(flavor = "current_thread")]
 async fn memory_back_after_burst_current_thread() {
-    let _l = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _l = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let retained = retained_after_burst(None).await;
     assert!(
         retained < LIMIT,
@@ -78,7 +88,9 @@ async fn memory_back_after_burst_current_thread() {
 // SPEC 6: "holds memory only for the tasks alive now" (after a burst queued under limit)
 #[tokio::test(flavor = "current_thread")]
 async fn memory_back_after_queued_burst_under_limit() {
-    let _l = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _l = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let retained = retained_after_burst(Some(4)).await;
     assert!(
         retained < LIMIT,
@@ -89,7 +101,9 @@ async fn memory_back_after_queued_burst_under_limit() {
 // SPEC 6: "holds memory only for the tasks alive now" (multi-thread)
 #[test]
 fn memory_back_after_burst_multi_thread() {
-    let _l = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _l = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -105,7 +119,9 @@ fn memory_back_after_burst_multi_thread() {
 // SPEC 5: "A finished scope unlinks itself from its parents, so 100,000 short linked scopes leave nothing behind" (bytes)
 #[tokio::test(flavor = "current_thread")]
 async fn hundred_thousand_short_linked_scopes_leave_no_bytes() {
-    let _l = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _l = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let ps = CancelScope::new();
     let p = ps.group();
     let p2 = p.clone();
@@ -114,7 +130,10 @@ async fn hundred_thousand_short_linked_scopes_leave_no_bytes() {
         ps.run(async move {
             // warm up
             for _ in 0..1000 {
-                let _ = CancelScope::new().parent(&p2).run(async { Ok::<_, BoxError>(()) }).await;
+                let _ = CancelScope::new()
+                    .parent(&p2)
+                    .run(async { Ok::<_, BoxError>(()) })
+                    .await;
             }
             let before = live();
             for i in 0..100_000u32 {
@@ -136,5 +155,8 @@ async fn hundred_thousand_short_linked_scopes_leave_no_bytes() {
     .await
     .expect("hung");
     let grown = out.unwrap().completed().unwrap();
-    assert!(grown < 200_000, "100,000 short linked scopes left {grown} bytes behind in the parent");
+    assert!(
+        grown < 200_000,
+        "100,000 short linked scopes left {grown} bytes behind in the parent"
+    );
 }

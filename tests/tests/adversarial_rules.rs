@@ -1,6 +1,7 @@
 //! Adversarial: free attacks on SPEC sections 2 to 6 (orders of calls, races, drops at every
 //! poll, destructors that call back, shutdown, limit, shield, reasons, errors).
 //! Every test runs on its own thread under a real-time watchdog, so a deadlock fails too.
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,7 +45,9 @@ fn wd(multi: bool, name: &'static str, f: fn() -> TestFut) {
             Ok(Ok(())) => {}
             Ok(Err(p)) | Err(p) => std::panic::resume_unwind(p),
         },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung (deadlock or never-ending scope): {name}"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("hung (deadlock or never-ending scope): {name}")
+        }
     }
 }
 
@@ -163,7 +166,10 @@ async fn past_deadline_does_not_start_body() {
     )
     .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
-    assert!(!started.load(Ordering::SeqCst), "body started under a past deadline");
+    assert!(
+        !started.load(Ordering::SeqCst),
+        "body started under a past deadline"
+    );
 }
 
 // SPEC 5: "timeout(Duration::ZERO) is a deadline already past"; tasks spawned before run are aborted
@@ -188,7 +194,11 @@ async fn timeout_zero_does_not_start_body_and_aborts_early_tasks() {
     .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
     assert!(!started.load(Ordering::SeqCst));
-    assert_eq!(c.get(), 1, "early task not dropped before the scope returned");
+    assert_eq!(
+        c.get(),
+        1,
+        "early task not dropped before the scope returned"
+    );
     assert_eq!(within("handle", h).await, None);
 }
 
@@ -277,7 +287,11 @@ async fn finished_group_stays_not_cancelled() {
         std::future::pending::<()>().await;
     });
     tokio::time::sleep(ms(20)).await;
-    assert_eq!(c.get(), 1, "a task spawned into a finished group is alive after its scope ended");
+    assert_eq!(
+        c.get(),
+        1,
+        "a task spawned into a finished group is alive after its scope ended"
+    );
     assert_eq!(within("handle", h).await, None);
 }
 
@@ -300,7 +314,10 @@ async fn linking_to_finished_parent_has_no_effect() {
     )
     .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert!(!p.is_cancelled(), "a finished parent was cancelled by a later child");
+    assert!(
+        !p.is_cancelled(),
+        "a finished parent was cancelled by a later child"
+    );
 }
 
 // SPEC 5: "linking to a finished parent has no effect, however it finished" (finished cancelled)
@@ -313,7 +330,10 @@ async fn linking_to_cancelled_finished_parent_has_no_effect() {
         .unwrap();
     let cs = CancelScope::new().parent(&p);
     let c = cs.group();
-    assert!(!c.is_cancelled(), "linking to a finished (cancelled) parent cancelled the child");
+    assert!(
+        !c.is_cancelled(),
+        "linking to a finished (cancelled) parent cancelled the child"
+    );
     let out = within("child", cs.run(async { Ok::<_, BoxError>(5) })).await;
     assert_eq!(out.unwrap(), Outcome::Completed(5));
 }
@@ -430,7 +450,11 @@ async fn spawn_after_cancel_does_not_start_and_resolves_none() {
     let out = within("run", scope.run(async { Ok::<_, BoxError>(()) })).await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
     assert_eq!(within("h", h).await, None);
-    assert_eq!(within("hs", hs).await, None, "spawn_shielded after cancel started");
+    assert_eq!(
+        within("hs", hs).await,
+        None,
+        "spawn_shielded after cancel started"
+    );
     assert!(!started.load(Ordering::SeqCst));
 }
 
@@ -486,7 +510,11 @@ async fn len_counts_queued_tasks_under_limit_one() {
                 gate.notify_one();
                 let t0 = std::time::Instant::now();
                 while tg2.len() != left {
-                    assert!(t0.elapsed() < Duration::from_secs(2), "len stuck at {}", tg2.len());
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(2),
+                        "len stuck at {}",
+                        tg2.len()
+                    );
                     tokio::time::sleep(ms(1)).await;
                 }
             }
@@ -578,7 +606,11 @@ async fn shielded_queued_task_runs_after_cancel_under_limit() {
     tg.cancel();
     let out = within("run", scope.run(async { Ok::<_, BoxError>(()) })).await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert_eq!(ran.load(Ordering::SeqCst), 2, "queued plain task started or shielded did not run");
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        2,
+        "queued plain task started or shielded did not run"
+    );
     assert_eq!(c.get(), 2);
     assert_eq!(within("first", first).await, None);
     assert_eq!(within("plain", plain).await, None);
@@ -616,7 +648,10 @@ async fn cancelled_is_level_triggered() {
     within("early", early).await;
     for _ in 0..3 {
         let f = tg.cancelled();
-        assert!(futures::poll!(Box::pin(f)).is_ready(), "cancelled() not ready at once");
+        assert!(
+            futures::poll!(Box::pin(f)).is_ready(),
+            "cancelled() not ready at once"
+        );
     }
     let out = within("run", scope.run(async { Ok::<_, BoxError>(()) })).await;
     assert!(out.unwrap().is_cancelled());
@@ -674,7 +709,11 @@ async fn destructor_calling_cancel_spawn_len_on_own_group() {
     )
     .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert_eq!(spawned.load(Ordering::SeqCst), 0, "a spawn after the cancel started");
+    assert_eq!(
+        spawned.load(Ordering::SeqCst),
+        0,
+        "a spawn after the cancel started"
+    );
     assert_eq!(tg.len(), 0);
 }
 
@@ -816,7 +855,11 @@ async fn drop_unrun_scope_reason_dropped_and_tasks_aborted() {
     )
     .await;
     let tg = out.unwrap().completed().unwrap();
-    assert_eq!(c.get(), 4, "tasks of a dropped unrun scope outlived the enclosing scope (grace/shield/queue must not matter)");
+    assert_eq!(
+        c.get(),
+        4,
+        "tasks of a dropped unrun scope outlived the enclosing scope (grace/shield/queue must not matter)"
+    );
     assert_eq!(tg.len(), 0);
 }
 
@@ -850,7 +893,11 @@ async fn nested_scope_dropped_by_outer_cancel_records_dropped() {
     )
     .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert_eq!(c.get(), 1, "a shielded task of a nested scope outlived the outer scope");
+    assert_eq!(
+        c.get(),
+        1,
+        "a shielded task of a nested scope outlived the outer scope"
+    );
     let itg = inner_tg.lock().unwrap().clone().unwrap();
     assert_eq!(itg.cancel_reason(), Some(CancelReason::Dropped));
 }
@@ -1022,7 +1069,10 @@ async fn race_cancel_vs_spawn_from_threads_leaves_nothing() {
         .await;
         stop.store(true, Ordering::SeqCst);
         assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-        let handles: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        let handles: Vec<_> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
         assert_eq!(
             c.get(),
             created.load(Ordering::SeqCst),
@@ -1065,7 +1115,11 @@ async fn race_cancel_vs_task_spawning_siblings() {
         });
         let out = within("run", scope.run(async { Ok::<_, BoxError>(()) })).await;
         assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-        assert_eq!(c.get(), created.load(Ordering::SeqCst), "round {round}: a task outlived the scope");
+        assert_eq!(
+            c.get(),
+            created.load(Ordering::SeqCst),
+            "round {round}: a task outlived the scope"
+        );
         assert_eq!(tg.len(), 0);
     }
 }
@@ -1119,7 +1173,11 @@ async fn hundred_thousand_short_linked_scopes_leave_nothing() {
             // a cancel of the parent now must be cheap and reach nothing
             let t0 = std::time::Instant::now();
             p2.cancel();
-            assert!(t0.elapsed() < ms(50), "cancel took {:?}: links left behind", t0.elapsed());
+            assert!(
+                t0.elapsed() < ms(50),
+                "cancel took {:?}: links left behind",
+                t0.elapsed()
+            );
             Ok::<_, BoxError>(())
         }),
     )
@@ -1137,8 +1195,15 @@ async fn completed_only_if_never_cancelled_cancel_from_task_after_body() {
             tokio::task::yield_now().await;
             tg2.cancel();
         });
-        let out = within("run", scope.run(async { Ok::<_, BoxError>(1) })).await.unwrap();
-        assert_eq!(tg.is_cancelled(), out.is_cancelled(), "outcome {out:?} vs group cancelled {}", tg.is_cancelled());
+        let out = within("run", scope.run(async { Ok::<_, BoxError>(1) }))
+            .await
+            .unwrap();
+        assert_eq!(
+            tg.is_cancelled(),
+            out.is_cancelled(),
+            "outcome {out:?} vs group cancelled {}",
+            tg.is_cancelled()
+        );
         assert_eq!(out, Outcome::Cancelled(CancelReason::Requested));
     }
 }
@@ -1158,7 +1223,11 @@ async fn spawn_into_other_runtime_group_runs_there() {
     let tg = scope.group();
     let h = tg.spawn(async { Ok::<_, BoxError>(std::thread::current().name().map(String::from)) });
     let name = within("h", h).await.flatten();
-    assert_eq!(name.as_deref(), Some("adv-other-rt"), "task ran on the wrong runtime");
+    assert_eq!(
+        name.as_deref(),
+        Some("adv-other-rt"),
+        "task ran on the wrong runtime"
+    );
     drop(scope);
     other.shutdown_background();
 }

@@ -1,5 +1,6 @@
 //! Adversarial, part 2: runtimes (capture, none, shutdown), body drops and panics, hand-over of
 //! scopes dropped on other threads, timeouts from the first poll, grace with deadline and limit.
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,7 +33,9 @@ fn wd_with(rt: fn() -> tokio::runtime::Runtime, name: &'static str, f: fn() -> T
             Ok(Ok(())) => {}
             Ok(Err(p)) | Err(p) => std::panic::resume_unwind(p),
         },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung (deadlock or never-ending scope): {name}"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("hung (deadlock or never-ending scope): {name}")
+        }
     }
 }
 
@@ -291,7 +294,10 @@ async fn body_dropped_at_next_pending_after_cancel() {
     )
     .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert!(!after.load(Ordering::SeqCst), "the body ran past a Pending after the cancel");
+    assert!(
+        !after.load(Ordering::SeqCst),
+        "the body ran past a Pending after the cancel"
+    );
     assert!(dropped.load(Ordering::SeqCst));
 }
 
@@ -376,7 +382,10 @@ async fn unrun_scope_dropped_on_std_thread_handed_to_creator() {
         )
         .await;
         assert_eq!(out.unwrap(), Outcome::Completed(()));
-        assert!(flag.load(Ordering::SeqCst), "iteration {i}: outer scope did not wait for the handed-over task");
+        assert!(
+            flag.load(Ordering::SeqCst),
+            "iteration {i}: outer scope did not wait for the handed-over task"
+        );
     }
 }
 
@@ -402,7 +411,10 @@ async fn started_scope_dropped_on_std_thread_handed_to_enclosing() {
         )
         .await;
         assert_eq!(out.unwrap(), Outcome::Completed(()));
-        assert!(flag.load(Ordering::SeqCst), "iteration {i}: outer scope did not wait for the handed-over task");
+        assert!(
+            flag.load(Ordering::SeqCst),
+            "iteration {i}: outer scope did not wait for the handed-over task"
+        );
     }
 }
 
@@ -442,7 +454,11 @@ async fn destructors_spawning_under_limit_one_during_cancel() {
     )
     .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert_eq!(n.load(Ordering::SeqCst), 0, "a spawn after the cancel started");
+    assert_eq!(
+        n.load(Ordering::SeqCst),
+        0,
+        "a spawn after the cancel started"
+    );
     assert_eq!(tg.len(), 0);
 }
 
@@ -473,7 +489,10 @@ async fn task_output_discarded_while_scope_cancelled_by_drop_of_outer() {
     )
     .await;
     assert_eq!(out.unwrap(), Outcome::Completed(()));
-    assert!(flag.load(Ordering::SeqCst), "discarded output of a nested scope's task outlived the outer scope");
+    assert!(
+        flag.load(Ordering::SeqCst),
+        "discarded output of a nested scope's task outlived the outer scope"
+    );
 }
 
 // SPEC 3: ".cancel() immediate, idempotent, sync, callable from anywhere" (a plain thread while the body is pending)
@@ -487,7 +506,11 @@ async fn cancel_from_std_thread_while_body_runs() {
             tg2.cancel();
         }
     });
-    let out = within("run", scope.run(std::future::pending::<Result<(), BoxError>>())).await;
+    let out = within(
+        "run",
+        scope.run(std::future::pending::<Result<(), BoxError>>()),
+    )
+    .await;
     t.join().unwrap();
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
 }
@@ -507,7 +530,9 @@ mod paused_tests {
             Ok::<_, BoxError>(1)
         });
         tokio::time::sleep(Duration::from_secs(20)).await; // created, not polled
-        let out = tokio::time::timeout(Duration::from_secs(1000), fut).await.expect("hung");
+        let out = tokio::time::timeout(Duration::from_secs(1000), fut)
+            .await
+            .expect("hung");
         assert_eq!(out.unwrap(), Outcome::Completed(1));
     }
 
@@ -548,8 +573,15 @@ mod paused_tests {
         assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
         assert!(cleaned.load(Ordering::SeqCst));
         assert_eq!(Instant::now() - t0, Duration::from_secs(3));
-        assert_eq!(body_dropped_at.lock().unwrap().unwrap() - t0, Duration::from_secs(1));
-        assert_eq!(h.await, Some(5), "a task that ends in time counts with its result");
+        assert_eq!(
+            body_dropped_at.lock().unwrap().unwrap() - t0,
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            h.await,
+            Some(5),
+            "a task that ends in time counts with its result"
+        );
     }
 
     // SPEC 6: "queued tasks are dropped unstarted on cancel" (also with a grace)
@@ -572,14 +604,23 @@ mod paused_tests {
         tg.cancel();
 
         let t0 = Instant::now();
-        let out = tokio::time::timeout(Duration::from_secs(1000), scope.run(async { Ok::<_, BoxError>(()) }))
-            .await
-            .expect("hung");
+        let out = tokio::time::timeout(
+            Duration::from_secs(1000),
+            scope.run(async { Ok::<_, BoxError>(()) }),
+        )
+        .await
+        .expect("hung");
         assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
         assert_eq!(Instant::now() - t0, Duration::from_secs(1));
-        assert!(!started.load(Ordering::SeqCst), "a queued task started after the cancel");
+        assert!(
+            !started.load(Ordering::SeqCst),
+            "a queued task started after the cancel"
+        );
         assert_eq!(queued.await, None);
-        assert!(qd.load(Ordering::SeqCst), "the queued future was not dropped before the scope returned");
+        assert!(
+            qd.load(Ordering::SeqCst),
+            "the queued future was not dropped before the scope returned"
+        );
     }
 
     // SPEC 6: "queued tasks are dropped unstarted on cancel" (no grace; the drop itself is an abort request, asynchronous)
@@ -594,12 +635,18 @@ mod paused_tests {
         });
         tg.cancel();
 
-        let out = tokio::time::timeout(Duration::from_secs(1000), scope.run(async { Ok::<_, BoxError>(()) }))
-            .await
-            .expect("hung");
+        let out = tokio::time::timeout(
+            Duration::from_secs(1000),
+            scope.run(async { Ok::<_, BoxError>(()) }),
+        )
+        .await
+        .expect("hung");
         assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
         assert_eq!(queued.await, None);
-        assert!(qd.load(Ordering::SeqCst), "the queued future was not dropped before the scope returned");
+        assert!(
+            qd.load(Ordering::SeqCst),
+            "the queued future was not dropped before the scope returned"
+        );
         assert_eq!(tg.len(), 0);
     }
 
@@ -608,9 +655,12 @@ mod paused_tests {
         let scope = CancelScope::new().timeout(Duration::from_secs(1));
         let tg = scope.group();
         tg.spawn(tokio::time::sleep(Duration::from_secs(10)));
-        let out = tokio::time::timeout(Duration::from_secs(1000), scope.run(async { Ok::<_, BoxError>(1) }))
-            .await
-            .expect("hung");
+        let out = tokio::time::timeout(
+            Duration::from_secs(1000),
+            scope.run(async { Ok::<_, BoxError>(1) }),
+        )
+        .await
+        .expect("hung");
         assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
     }
 
@@ -621,7 +671,14 @@ mod paused_tests {
         let out = scope.run(async { Ok::<_, BoxError>(()) }).await;
         assert_eq!(out.unwrap(), Outcome::Completed(()));
         tokio::time::sleep(Duration::from_secs(60)).await; // the old deadline passes
-        assert!(!tg.is_cancelled(), "a finished scope's deadline fired later");
-        assert!(tokio::time::timeout(Duration::from_secs(100), tg.cancelled()).await.is_err());
+        assert!(
+            !tg.is_cancelled(),
+            "a finished scope's deadline fired later"
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_secs(100), tg.cancelled())
+                .await
+                .is_err()
+        );
     }
 }

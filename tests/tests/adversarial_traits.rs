@@ -1,5 +1,6 @@
 //! Adversarial: SPEC section 3 trait promises, checked at compile time (a broken promise fails to
 //! compile this test binary) and at run time.
+#![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::cell::Cell;
 use std::fmt;
@@ -66,7 +67,10 @@ fn debug_and_auto_traits_without_bounds_on_contents() {
         assert!(!format!("{e:?}").is_empty());
         assert!(!e.to_string().is_empty());
         let out = scope.run(async { Ok::<_, NotDebugNotSync>(()) }).await;
-        assert!(matches!(out, Ok(Outcome::Cancelled(CancelReason::Requested))));
+        assert!(matches!(
+            out,
+            Ok(Outcome::Cancelled(CancelReason::Requested))
+        ));
         assert!(h.await.is_none());
     });
 }
@@ -94,4 +98,3 @@ fn group_error_converts_with_question_mark() {
         assert_eq!(src.as_deref(), Some("boom"));
     });
 }
-

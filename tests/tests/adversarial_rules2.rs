@@ -130,7 +130,32 @@ both!(
     panic_of_task_handed_over_from_std_thread_is_resumed,
     cancelled_resolves_when_scope_dropped,
     link_to_cancelled_idle_parent_cancels_at_once,
+    len_is_zero_once_the_only_task_handle_resolved,
 );
+
+// SPEC 3: ".len() -> usize // tasks alive now": a task whose handle resolved is no longer alive
+async fn len_is_zero_once_the_only_task_handle_resolved() {
+    let scope = CancelScope::new();
+    let tg = scope.group();
+    let tg2 = tg.clone();
+    let out = within(
+        "run",
+        scope.run(async move {
+            for i in 0..200 {
+                let h = tg2.spawn(async move { Ok::<_, BoxError>(i) });
+                assert_eq!(h.await, Some(i));
+                assert_eq!(tg2.len(), 0, "iteration {i}: len() counts a task whose handle resolved");
+                let h = tg2.spawn(std::future::pending::<()>());
+                h.abort();
+                assert_eq!(h.await, None);
+                assert_eq!(tg2.len(), 0, "iteration {i}: len() counts an aborted task whose handle resolved");
+            }
+            Ok::<_, BoxError>(())
+        }),
+    )
+    .await;
+    assert_eq!(out.unwrap(), Outcome::Completed(()));
+}
 
 // SPEC 2: "A panic while a cancelled task is being dropped counts as a task panic" (dropped before its first poll)
 async fn unstarted_task_destructor_panic_on_cancel_is_resumed() {

@@ -395,9 +395,10 @@ async fn unrun_scope_dropped_on_std_thread_handed_to_creator() {
             "outer",
             CancelScope::new().run(async move {
                 let inner = CancelScope::new();
-                let f3 = f2.clone();
+                // Built outside the task: a task aborted before its first poll still drops it.
+                let guard = SlowFlag(f2.clone());
                 inner.group().spawn(async move {
-                    let _f = SlowFlag(f3);
+                    let _f = guard;
                     std::future::pending::<()>().await;
                 });
                 tokio::task::yield_now().await;
@@ -423,9 +424,10 @@ async fn started_scope_dropped_on_std_thread_handed_to_enclosing() {
             "outer",
             CancelScope::new().run(async move {
                 let inner = CancelScope::new();
-                let f3 = f2.clone();
+                // Built outside the task: a task aborted before its first poll still drops it.
+                let guard = SlowFlag(f2.clone());
                 inner.group().spawn(async move {
-                    let _f = SlowFlag(f3);
+                    let _f = guard;
                     std::future::pending::<()>().await;
                 });
                 let mut fut = Box::pin(inner.run(std::future::pending::<Result<(), BoxError>>()));

@@ -34,6 +34,9 @@ pub(crate) enum GateState {
     Waiting,
 }
 
+/// Queue slots an idle limiter keeps; a larger queue is released once it is empty.
+const RETAINED_QUEUE_SLOTS: usize = 64;
+
 /// One place in the queue.
 enum Slot {
     Waiting(Option<Waker>),
@@ -140,6 +143,10 @@ impl Limiter {
                     wakers.extend(waker);
                 }
             }
+        }
+        if self.queue.is_empty() && self.queue.capacity() > RETAINED_QUEUE_SLOTS {
+            // A burst leaves nothing behind (an empty queue holds no waker).
+            self.queue = VecDeque::new();
         }
     }
 

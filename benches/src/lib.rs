@@ -17,6 +17,8 @@
 // they are defined, not at each spawn.
 #![allow(clippy::manual_async_fn)]
 
+pub mod linked;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;

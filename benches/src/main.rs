@@ -716,6 +716,10 @@ fn run_all(plan: &Plan) -> String {
     );
     eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
 
+    eprintln!("linked cancels on two threads:");
+    linked_cancels(&mut rep, plan);
+    eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
+
     eprintln!("multi-thread (2 workers, not gated):");
     let mt_plan = Plan {
         spawn_sizes: vec![N],
@@ -749,6 +753,67 @@ fn run_all(plan: &Plan) -> String {
         chain_us,
         mem_added,
     )
+}
+
+/// Linked cancels on two threads: pairs (linked vs unlinked, one vs two threads) and a long
+/// chain cancelled beside short ones. Reported, not gated (two threads on a 2-core machine).
+fn linked_cancels(rep: &mut Report, plan: &Plan) {
+    use cancel_scope_benches::linked::{self, Linking};
+    let n = 100_000;
+    let mut units: Vec<(&'static str, Unit<'_>)> = vec![
+        (
+            "linked_2t",
+            Box::new(|| linked::pairs_on_threads(2, n, Linking::Linked)),
+        ),
+        (
+            "unlinked_2t",
+            Box::new(|| linked::pairs_on_threads(2, n, Linking::Unlinked)),
+        ),
+        (
+            "linked_1t",
+            Box::new(|| linked::pairs_on_threads(1, n, Linking::Linked)),
+        ),
+    ];
+    let samples = paired(plan.chain_rounds, &mut units);
+    let names: Vec<&'static str> = units.iter().map(|(n, _)| *n).collect();
+    let ratio = |a: usize, b: usize| {
+        let r: Vec<f64> = samples[a]
+            .iter()
+            .zip(&samples[b])
+            .map(|(x, y)| x / y)
+            .collect();
+        spread(&r)
+    };
+    let linked_vs_unlinked = ratio(0, 1);
+    let two_vs_one = ratio(0, 2);
+    rep.notes.push(format!(
+        "linked cancels, {n} pairs per thread ({} rounds): {} {}, {} {}, {} {} per thread-run; \
+         linked/unlinked on 2 threads {:.3} [{:.3}-{:.3}]; linked 2 threads/1 thread (same work \
+         per thread, 1.0 = perfect scaling) {:.3} [{:.3}-{:.3}].",
+        plan.chain_rounds,
+        names[0],
+        fmt_time(spread(&samples[0]).median),
+        names[1],
+        fmt_time(spread(&samples[1]).median),
+        names[2],
+        fmt_time(spread(&samples[2]).median),
+        linked_vs_unlinked.median,
+        linked_vs_unlinked.p25,
+        linked_vs_unlinked.p75,
+        two_vs_one.median,
+        two_vs_one.p25,
+        two_vs_one.p75,
+    ));
+    let long = if plan.mt_big { 1_000_000 } else { 200_000 };
+    let beside = linked::cancel_beside(long, 3);
+    rep.notes.push(format!(
+        "a chain {long} deep cancelled from its leaf took {}; meanwhile {} unrelated 3-deep chains \
+         were cancelled on another thread: median {}, slowest {} each (they do not wait for it).",
+        fmt_time(beside.long_cancel.as_secs_f64()),
+        beside.short_count,
+        fmt_time(beside.short_median.as_secs_f64()),
+        fmt_time(beside.short_max.as_secs_f64()),
+    ));
 }
 
 /// Runs one measured unit `reps` times (for `valgrind --tool=callgrind`).

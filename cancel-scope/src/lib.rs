@@ -123,6 +123,31 @@
 //! - Bounded memory: a finished task releases its memory at once, so a long-lived scope holds
 //!   memory only for the tasks alive now.
 //! - Cargo feature `tracing`: each scope and each task in a span.
+//!
+//! # How it is built
+//!
+//! A thin public facade over one shared state per group, the `Core`, found in `src/core/`,
+//! one concept per file:
+//!
+//! - `core/mod.rs`: the state behind the group's one lock, and the hot path: a spawn reserves a
+//!   registry entry and hands the wrapped future to tokio; the task removes its entry once its
+//!   future was dropped; the scope's `run` asks whether every task ended. Spawn and completion
+//!   are O(1); `is_cancelled` is one atomic load; there is no per-task channel.
+//! - `core/cancel.rs`: marking a group cancelled and the walk that propagates a cancel along
+//!   links, with its numbered invariants: one lock at a time, no user code under a lock, no
+//!   process-wide lock, ancestors marked before descendants, `cancel()` returning only once every
+//!   reachable group is marked.
+//! - `core/links.rs` (`parent()` links), `core/handover.rs` (the running scope of a thread,
+//!   and dropped scopes handing their live tasks to the scope they ran in), `core/limit.rs` (the
+//!   FIFO queue of `limit(n)`), `core/grace.rs` (grace decided at the cancel, shielding),
+//!   `core/failures.rs` (errors and the first panic), `core/runtime.rs` (which runtime).
+//! - `task.rs`: the wrapper future tokio runs for each task and the [`TaskHandle`];
+//!   `run.rs`: the scope's `run` state machine; `outcome.rs`: the outcome rules;
+//!   `scope.rs` / `group.rs`: the builder and the handle; `trace.rs`: the `tracing` spans.
+//!
+//! Every walk (along links, hand-overs, panic forwarding) is iterative: chains 20,000 deep
+//! use no stack. Registries (tasks, linked children, the limit's queue) are released once
+//! empty, so a burst leaves nothing behind.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::pedantic)]

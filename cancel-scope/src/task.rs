@@ -374,7 +374,7 @@ impl<T> fmt::Debug for TaskHandle<T> {
         f.debug_struct("TaskHandle")
             .field("id", &self.join.as_ref().map(JoinHandle::id))
             .field("finished", &self.is_finished())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -144,11 +144,19 @@ async fn len_is_zero_once_the_only_task_handle_resolved() {
             for i in 0..200 {
                 let h = tg2.spawn(async move { Ok::<_, BoxError>(i) });
                 assert_eq!(h.await, Some(i));
-                assert_eq!(tg2.len(), 0, "iteration {i}: len() counts a task whose handle resolved");
+                assert_eq!(
+                    tg2.len(),
+                    0,
+                    "iteration {i}: len() counts a task whose handle resolved"
+                );
                 let h = tg2.spawn(std::future::pending::<()>());
                 h.abort();
                 assert_eq!(h.await, None);
-                assert_eq!(tg2.len(), 0, "iteration {i}: len() counts an aborted task whose handle resolved");
+                assert_eq!(
+                    tg2.len(),
+                    0,
+                    "iteration {i}: len() counts an aborted task whose handle resolved"
+                );
             }
             Ok::<_, BoxError>(())
         }),

@@ -30,9 +30,7 @@ impl Failures {
     /// Appends an error of the group's error type `E`.
     pub(crate) fn push_error<E: Send + 'static>(&mut self, error: E) {
         self.error_count += 1;
-        let errors = self
-            .errors
-            .get_or_insert_with(|| Box::new(Vec::<E>::new()));
+        let errors = self.errors.get_or_insert_with(|| Box::new(Vec::<E>::new()));
         match errors.downcast_mut::<Vec<E>>() {
             Some(errors) => errors.push(error),
             None => unreachable!("a group's errors all have the group's error type"),
@@ -83,7 +81,10 @@ mod tests {
         assert_eq!(*later.unwrap().downcast::<&str>().unwrap(), "second");
         assert_eq!(f.later_panics, 1);
         let taken = f.take();
-        assert_eq!(*taken.errors.unwrap().downcast::<Vec<u32>>().unwrap(), vec![1, 2]);
+        assert_eq!(
+            *taken.errors.unwrap().downcast::<Vec<u32>>().unwrap(),
+            vec![1, 2]
+        );
         assert_eq!(*taken.panic.unwrap().downcast::<&str>().unwrap(), "first");
     }
 }

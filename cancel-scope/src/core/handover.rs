@@ -82,9 +82,7 @@ impl Core {
         let mut walk = Walk::default();
         let (links, handed_over) = {
             let mut st = self.lock();
-            if st.phase != Phase::Open {
-                (None, false)
-            } else {
+            if st.phase == Phase::Open {
                 first.notify_self = mark(self, &mut st, CancelReason::Dropped, &mut first);
                 st.phase = Phase::Dropped;
                 st.grace = GraceState::Over;
@@ -104,6 +102,8 @@ impl Core {
                     st.handover.to = target.cloned();
                 }
                 (st.links.take(), handed_over)
+            } else {
+                (None, false)
             }
         };
         if let (Some(target), false) = (target, handed_over) {
@@ -111,7 +111,7 @@ impl Core {
         }
         walk.run();
         if let Some(links) = links {
-            super::links::unlink(links);
+            super::links::unlink(*links);
         }
         walk.fire(first, self);
     }
@@ -122,8 +122,7 @@ impl Core {
         let mut st = self.lock();
         // A scope that was itself dropped unfinished and handed over still accounts for its
         // live tasks: it keeps accepting, so the outermost awaiting scope waits for every level.
-        if st.phase == Phase::Finished || (st.phase == Phase::Dropped && st.handover.to.is_none())
-        {
+        if st.phase == Phase::Finished || (st.phase == Phase::Dropped && st.handover.to.is_none()) {
             return false;
         }
         st.handover.handed_in += 1;

@@ -42,7 +42,9 @@ impl Links {
 
     /// The children still alive.
     pub(crate) fn children(&self) -> impl Iterator<Item = Arc<Core>> + '_ {
-        self.children.iter().filter_map(|(_, child)| child.upgrade())
+        self.children
+            .iter()
+            .filter_map(|(_, child)| child.upgrade())
     }
 }
 
@@ -91,8 +93,8 @@ pub(crate) fn link(child: &Arc<Core>, parent: &Arc<Core>) {
 }
 
 /// Removes a finished group from its parents' lists of children.
-pub(crate) fn unlink(links: Box<Links>) {
-    let Links { parents, children } = *links;
+pub(crate) fn unlink(links: Links) {
+    let Links { parents, children } = links;
     // The children keep their (now dead) `Weak` to this group; they unlink from nothing.
     drop(children);
     for link in parents {

@@ -425,7 +425,7 @@ impl Core {
         drop(old_waker);
         drop(tasks);
         if let Some(links) = links {
-            links::unlink(links);
+            links::unlink(*links);
         }
         let Taken { errors, panic } = failures.take();
         Progress::Finished(Finished {

@@ -1,0 +1,1 @@
+//! Server-shaped examples of `cancel-scope`; see `examples/`. This library is empty.

@@ -8,12 +8,13 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
 use crate::core::Core;
 use crate::core::cancel::cancel;
 use crate::core::grace::Shield;
 use crate::core::limit::Admission;
-use crate::task::{Detach, TaskFuture, TaskHandle, TaskOutput};
+use crate::task::{Delivery, Detach, TaskFuture, TaskHandle, TaskOutput};
 use crate::{CancelReason, SpawnError};
 
 /// A handle to the task group of a [`CancelScope`](crate::CancelScope): spawn tasks into it,
@@ -219,21 +220,46 @@ impl<E: Send + 'static> TaskGroup<E> {
         let Some((key, admission)) = self.core.reserve(shield) else {
             return Err(SpawnError::closed(future));
         };
-        let core = self.core.clone();
-        let detach = Detach::for_output::<<F::Output as TaskOutput<E>>::Value>();
-        let task_detach = detach.clone();
-        let join = match admission {
-            Admission::Unlimited => runtime.spawn(crate::trace::task(
-                &self.core,
-                TaskFuture::<F, E, ()>::new(future, core, key, (), task_detach),
-            )),
-            gate => runtime.spawn(crate::trace::task(
-                &self.core,
-                TaskFuture::<F, E, Admission>::new(future, core, key, gate, task_detach),
-            )),
+        // Only values with a destructor need the hand-off agreement (see `Detach`); for the
+        // others the wrapper carries nothing extra.
+        let (join, detach) = if std::mem::needs_drop::<<F::Output as TaskOutput<E>>::Value>() {
+            let detach = Detach::new();
+            let join = self.launch(runtime, future, key, admission, detach.clone());
+            (join, Some(detach))
+        } else {
+            (self.launch(runtime, future, key, admission, ()), None)
         };
         self.core.register(key, join.abort_handle());
         Ok(TaskHandle::spawned(join, detach))
+    }
+}
+
+impl<E: Send + 'static> TaskGroup<E> {
+    /// Hands the wrapped future to tokio; a limited group's tasks carry their admission.
+    fn launch<F, D>(
+        &self,
+        runtime: &Handle,
+        future: F,
+        key: usize,
+        admission: Admission,
+        delivery: D,
+    ) -> JoinHandle<Option<<F::Output as TaskOutput<E>>::Value>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput<E>,
+        D: Delivery,
+    {
+        let core = self.core.clone();
+        match admission {
+            Admission::Unlimited => runtime.spawn(crate::trace::task(
+                &self.core,
+                TaskFuture::<F, E, (), D>::new(future, core, key, (), delivery),
+            )),
+            gate => runtime.spawn(crate::trace::task(
+                &self.core,
+                TaskFuture::<F, E, Admission, D>::new(future, core, key, gate, delivery),
+            )),
+        }
     }
 }
 

@@ -107,18 +107,17 @@ pin_project_lite::pin_project! {
     /// Field order matters: on drop the user's future is dropped first (in `PinnedDrop`), and only
     /// then is the task removed from the registry, so an awaited scope returns only after every
     /// task's destructors ran.
-    pub(crate) struct TaskFuture<F, E, G: Gate> {
+    pub(crate) struct TaskFuture<F, E, G: Gate, D: Delivery> {
         #[pin]
         future: Option<F>,
         core: Option<Arc<Core>>,
         key: usize,
         gate: G,
-        // Set for outputs with a destructor: see `detach`.
-        detach: Option<Arc<Detach>>,
+        delivery: D,
         _error: std::marker::PhantomData<fn() -> E>,
     }
 
-    impl<F, E, G: Gate> PinnedDrop for TaskFuture<F, E, G> {
+    impl<F, E, G: Gate, D: Delivery> PinnedDrop for TaskFuture<F, E, G, D> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             drop_future(this.future.as_mut(), this.core.as_ref());
@@ -142,31 +141,26 @@ fn drop_future<F>(future: Pin<&mut Option<F>>, core: Option<&Arc<Core>>) {
     }
 }
 
-impl<F, E, G: Gate> TaskFuture<F, E, G> {
-    pub(crate) fn new(
-        future: F,
-        core: Arc<Core>,
-        key: usize,
-        gate: G,
-        detach: Option<Arc<Detach>>,
-    ) -> Self {
+impl<F, E, G: Gate, D: Delivery> TaskFuture<F, E, G, D> {
+    pub(crate) fn new(future: F, core: Arc<Core>, key: usize, gate: G, delivery: D) -> Self {
         TaskFuture {
             future: Some(future),
             core: Some(core),
             key,
             gate,
-            detach,
+            delivery,
             _error: std::marker::PhantomData,
         }
     }
 }
 
-impl<F, E, G> Future for TaskFuture<F, E, G>
+impl<F, E, G, D> Future for TaskFuture<F, E, G, D>
 where
     F: Future,
     F::Output: TaskOutput<E>,
     E: Send + 'static,
     G: Gate,
+    D: Delivery,
 {
     type Output = Option<<F::Output as TaskOutput<E>>::Value>;
 
@@ -187,11 +181,11 @@ where
         let Some(future) = this.future.as_mut().as_pin_mut() else {
             return Poll::Ready(None);
         };
-        let detach = this.detach.as_deref();
+        let delivery = &*this.delivery;
         let polled = handover::enter(this.core, || {
             catch_unwind(AssertUnwindSafe(|| match future.poll(cx) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(output) => Poll::Ready(deliver(output.into_result(), detach)),
+                Poll::Ready(output) => Poll::Ready(deliver(output.into_result(), delivery)),
             }))
         });
         let core = this.core.as_ref();
@@ -224,14 +218,34 @@ where
 /// Whether the value of a task that completed goes to its handle: `Some(value)` if the handle
 /// still wants it, else the value is dropped here, inside the task (still registered, with its
 /// group current), so the scope waits for its destructor like for any task's.
-fn deliver<T, E>(result: Result<T, E>, detach: Option<&Detach>) -> Result<Option<T>, E> {
+fn deliver<T, E>(result: Result<T, E>, delivery: &impl Delivery) -> Result<Option<T>, E> {
     let value = result?;
-    match detach {
-        Some(detach) if !detach.deliver() => {
-            drop(value);
-            Ok(None)
-        }
-        _ => Ok(Some(value)),
+    if delivery.deliver() {
+        Ok(Some(value))
+    } else {
+        drop(value);
+        Ok(None)
+    }
+}
+
+/// How a task hands its value over: `()` for values without a destructor (always delivered,
+/// no state: the wrapper stays as small as it can), an [`Arc<Detach>`] for the others.
+pub(crate) trait Delivery: Send + Sync + 'static {
+    /// The task completed: `true` if the handle still wants the value.
+    fn deliver(&self) -> bool;
+}
+
+impl Delivery for () {
+    fn deliver(&self) -> bool {
+        true
+    }
+}
+
+impl Delivery for Arc<Detach> {
+    fn deliver(&self) -> bool {
+        self.0
+            .compare_exchange(ATTACHED, DELIVERED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
@@ -251,16 +265,9 @@ const DETACHED: u8 = 1;
 const DELIVERED: u8 = 2;
 
 impl Detach {
-    /// An agreement for an output of type `T`, if it has a destructor.
-    pub(crate) fn for_output<T>() -> Option<Arc<Detach>> {
-        std::mem::needs_drop::<T>().then(|| Arc::new(Detach(AtomicU8::new(ATTACHED))))
-    }
-
-    /// The task completed: `true` if the handle still wants the value.
-    fn deliver(&self) -> bool {
-        self.0
-            .compare_exchange(ATTACHED, DELIVERED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+    /// A new agreement: the handle wants the value.
+    pub(crate) fn new() -> Arc<Detach> {
+        Arc::new(Detach(AtomicU8::new(ATTACHED)))
     }
 
     /// The handle is dropped: `true` if the value was delivered (it is in tokio's task cell,

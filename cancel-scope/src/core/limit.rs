@@ -35,7 +35,7 @@ pub(crate) enum GateState {
 }
 
 /// Queue slots an idle limiter keeps; a larger queue is released once it is empty.
-const RETAINED_QUEUE_SLOTS: usize = 64;
+const RETAINED_QUEUE_SLOTS: usize = 1024;
 
 /// One place in the queue.
 enum Slot {

@@ -458,4 +458,4 @@ impl State {
 
 /// Registry slots an idle group keeps; a larger registry is released once no task is alive, so
 /// a burst leaves nothing behind.
-const RETAINED_TASK_SLOTS: usize = 64;
+const RETAINED_TASK_SLOTS: usize = 1024;

@@ -773,6 +773,10 @@ fn linked_cancels(rep: &mut Report, plan: &Plan) {
             "linked_1t",
             Box::new(|| linked::pairs_on_threads(1, n, Linking::Linked)),
         ),
+        (
+            "unlinked_1t",
+            Box::new(|| linked::pairs_on_threads(1, n, Linking::Unlinked)),
+        ),
     ];
     let samples = paired(plan.chain_rounds, &mut units);
     let names: Vec<&'static str> = units.iter().map(|(n, _)| *n).collect();
@@ -786,10 +790,11 @@ fn linked_cancels(rep: &mut Report, plan: &Plan) {
     };
     let linked_vs_unlinked = ratio(0, 1);
     let two_vs_one = ratio(0, 2);
+    let unlinked_two_vs_one = ratio(1, 3);
     rep.notes.push(format!(
-        "linked cancels, {n} pairs per thread ({} rounds): {} {}, {} {}, {} {} per thread-run; \
-         linked/unlinked on 2 threads {:.3} [{:.3}-{:.3}]; linked 2 threads/1 thread (same work \
-         per thread, 1.0 = perfect scaling) {:.3} [{:.3}-{:.3}].",
+        "linked cancels, {n} pairs per thread ({} rounds): {} {}, {} {}, {} {}, {} {} per thread-run; \
+         linked/unlinked on 2 threads {:.3} [{:.3}-{:.3}]; 2 threads/1 thread (same work per \
+         thread, 1.0 = perfect scaling): linked {:.3} [{:.3}-{:.3}], unlinked {:.3} [{:.3}-{:.3}].",
         plan.chain_rounds,
         names[0],
         fmt_time(spread(&samples[0]).median),
@@ -797,12 +802,17 @@ fn linked_cancels(rep: &mut Report, plan: &Plan) {
         fmt_time(spread(&samples[1]).median),
         names[2],
         fmt_time(spread(&samples[2]).median),
+        names[3],
+        fmt_time(spread(&samples[3]).median),
         linked_vs_unlinked.median,
         linked_vs_unlinked.p25,
         linked_vs_unlinked.p75,
         two_vs_one.median,
         two_vs_one.p25,
         two_vs_one.p75,
+        unlinked_two_vs_one.median,
+        unlinked_two_vs_one.p25,
+        unlinked_two_vs_one.p75,
     ));
     let long = if plan.mt_big { 1_000_000 } else { 200_000 };
     let beside = linked::cancel_beside(long, 3);

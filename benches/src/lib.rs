@@ -18,6 +18,8 @@
 #![allow(clippy::manual_async_fn)]
 
 pub mod linked;
+pub mod plot;
+pub mod sweep;
 
 use std::future::Future;
 use std::hint::black_box;

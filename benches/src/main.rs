@@ -326,6 +326,8 @@ struct Plan {
     big_all: bool,
     /// Whether the multi-thread runtime also runs `big` tasks.
     mt_big: bool,
+    /// Rounds of the size sweep on the multi-thread runtime (at least 11).
+    sweep_mt_rounds: usize,
 }
 
 const N: usize = 100_000;
@@ -660,6 +662,10 @@ fn run_all(plan: &Plan) -> String {
     let chain_us = chains(&mut rep, plan, &ct, "ct", true);
     eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
 
+    eprintln!("size sweep (current-thread and multi-thread, 2 workers):");
+    let (worst_ct, worst_mt) = sweep(&mut rep, plan, &ct, &mt);
+    eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
+
     eprintln!("memory:");
     // A fresh runtime, created while counting, so that no memory allocated before counting
     // started (run queues grown by earlier runs) is freed during the measurement.
@@ -674,6 +680,17 @@ fn run_all(plan: &Plan) -> String {
     let batch = 1_000;
     let (o_small, _, _) = memory_flat(&mem_rt, plan.big / 10, batch);
     let (o_big, s_big, p_big) = memory_flat(&mem_rt, plan.big, batch);
+    let (burst_peak, burst_retained) = memory_burst(&mem_rt);
+    rep.notes.push(format!(
+        "memory after a burst: {N} short tasks through a long-lived scope peak at {:.2} MB above \
+         the start; once none is alive (the scope still running) it holds {burst_retained} bytes.",
+        burst_peak as f64 / 1e6
+    ));
+    rep.gate(
+        "memory back after a burst of 100k tasks (scope still running) <= 64 KiB".into(),
+        format!("{burst_retained} bytes"),
+        burst_retained <= 65_536,
+    );
     let depth = 10_000;
     let chain_bytes = mem_rt.block_on(async {
         let base = reset_peak();
@@ -745,14 +762,145 @@ fn run_all(plan: &Plan) -> String {
             .map_or(f64::NAN, |r| r.median)
     };
     format!(
-        "summary: spawn_join={:.3} spawn_join_64b={:.3} cancel={:.3} empty={:.3} chain_us_per_level={:.3} mem_bytes_per_task={:.0}",
-        ratio("spawn_join"),
-        ratio("spawn_join_64b"),
-        ratio("cancel"),
+        "summary: worst_ct={worst_ct:.3} worst_mt={worst_mt:.3} empty={:.3} chain_us_per_level={chain_us:.3} mem_bytes_per_task={mem_added:.0}",
         ratio("empty"),
-        chain_us,
-        mem_added,
     )
+}
+
+/// The size sweep (the headline): spawn+join of 100k tasks of every size and shape, and cancel
+/// of 100k parked ones, on both runtimes; ratios to `JoinSet` in the same rounds. Returns the
+/// worst ratio on each runtime, and gates it (1.00 current-thread, 1.10 multi-thread).
+fn sweep(rep: &mut Report, plan: &Plan, ct: &Runtime, mt: &Runtime) -> (f64, f64) {
+    use cancel_scope_benches::sweep::{self as sw, Contender, SIZES, Shape};
+    sw::check_sizes();
+    let contenders: &[Contender] = if plan.big_all {
+        &[
+            Contender::Ours,
+            Contender::JoinSet,
+            Contender::Handles,
+            Contender::Tracker,
+        ]
+    } else {
+        &[Contender::Ours, Contender::JoinSet]
+    };
+    let names: Vec<&'static str> = contenders.iter().map(|c| c.name()).collect();
+    let mut worst = [(0.0_f64, String::new()), (0.0_f64, String::new())];
+    let mut series = Vec::new();
+    for (i, (rt, rt_name, rounds)) in [(ct, "ct", plan.rounds), (mt, "mt", plan.sweep_mt_rounds)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut note = |what: String, ratio: f64| {
+            if ratio > worst[i].0 {
+                worst[i] = (ratio, what);
+            }
+        };
+        for shape in [Shape::Ready, Shape::YieldOnce] {
+            let mut points = Vec::new();
+            for size in SIZES {
+                let mut units: Vec<(&'static str, Unit<'_>)> = contenders
+                    .iter()
+                    .map(|&c| {
+                        let unit: Unit<'_> =
+                            Box::new(move || sw::spawn_join(rt, c, size, shape, N));
+                        (c.name(), unit)
+                    })
+                    .collect();
+                let samples = paired(rounds, &mut units);
+                let bench = format!("sweep_{}", shape.name());
+                let r = rep
+                    .add(
+                        &bench,
+                        rt_name,
+                        &format!("{size} B"),
+                        N,
+                        &names,
+                        &samples,
+                        "joinset",
+                    )
+                    .expect("ratio");
+                note(format!("{bench} {size} B"), r.median);
+                points.push((size, r.median));
+            }
+            series.push((format!("{rt_name}, spawn+join, {}", shape.name()), points));
+            eprintln!("  sweep {rt_name} {} done", shape.name());
+        }
+        let mut points = Vec::new();
+        for size in SIZES {
+            let mut units: Vec<(&'static str, Unit<'_>)> = contenders
+                .iter()
+                .map(|&c| {
+                    let unit: Unit<'_> = Box::new(move || sw::cancel(rt, c, size, N));
+                    (c.name(), unit)
+                })
+                .collect();
+            let samples = paired(rounds, &mut units);
+            let r = rep
+                .add(
+                    "sweep_cancel",
+                    rt_name,
+                    &format!("{size} B"),
+                    N,
+                    &names,
+                    &samples,
+                    "joinset",
+                )
+                .expect("ratio");
+            note(format!("sweep_cancel {size} B"), r.median);
+            points.push((size, r.median));
+        }
+        series.push((format!("{rt_name}, cancel parked"), points));
+        eprintln!("  sweep {rt_name} cancel done");
+    }
+    for (i, (rt, limit)) in [("current-thread", 1.00), ("multi-thread, 2 workers", 1.10)]
+        .into_iter()
+        .enumerate()
+    {
+        rep.gate(
+            format!("size sweep, worst point, {rt}: ours/joinset <= {limit:.2}"),
+            format!("{:.3} ({})", worst[i].0, worst[i].1),
+            worst[i].0 <= limit,
+        );
+    }
+    if plan.big_all {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS-sweep.svg");
+        match cancel_scope_benches::plot::sweep_svg(
+            &path,
+            "cancel-scope / JoinSet, 100k tasks, by future size",
+            &series,
+        ) {
+            Ok(()) => rep
+                .notes
+                .push(format!("sweep plot written to {}", path.display())),
+            Err(e) => rep.notes.push(format!("sweep plot not written: {e}")),
+        }
+    }
+    (worst[0].0, worst[1].0)
+}
+
+/// A burst of 100k short tasks through a long-lived scope: the peak bytes above the start, and
+/// the bytes still held once none is alive (while the scope still runs).
+fn memory_burst(rt: &Runtime) -> (isize, isize) {
+    rt.block_on(async {
+        let scope = CancelScope::new();
+        let tg = scope.group();
+        let base = reset_peak();
+        let mut retained = 0;
+        let out = scope
+            .run(async {
+                for _ in 0..N {
+                    drop(tg.spawn(b::trivial()));
+                }
+                while !tg.is_empty() {
+                    tokio::task::yield_now().await;
+                }
+                retained = mem_now() - base;
+                Ok(())
+            })
+            .await;
+        assert!(out.is_ok());
+        (mem_peak() - base, retained)
+    })
 }
 
 /// Linked cancels on two threads: pairs (linked vs unlinked, one vs two threads) and a long
@@ -871,6 +1019,7 @@ fn main() {
             chain_rounds: 11,
             big_all: false,
             mt_big: false,
+            sweep_mt_rounds: 11,
         }
     } else {
         Plan {
@@ -882,6 +1031,7 @@ fn main() {
             chain_rounds: 21,
             big_all: true,
             mt_big: true,
+            sweep_mt_rounds: 21,
         }
     };
     let t = Instant::now();

@@ -5,9 +5,15 @@
 //! `cancel_scope`'s public API only (`CancelScope`, `TaskGroup`), so what they do is exactly what
 //! the runtime documents.
 //!
-//! Internally: thin entry points here, then `options` (parsing the options), `body` (finding and
-//! rewriting the body forms), `validate` (every check, all errors reported together) and
-//! `expand` (the generated code), all on `proc_macro2`.
+//! Internally, each entry point is parse -> validate -> expand on `proc_macro2`, the stages
+//! talking through typed structures and reporting into one [`Diagnostics`](diagnostics):
+//!
+//! - parse (`ast`, with `args`, `options`, `mark`, `select`, `body`, `attr`): what was
+//!   written, as typed structures (the options, the body with its forms marked, the
+//!   attribute's item); never generates code;
+//! - validate (`validate`): every rule, each error on the offending tokens, all reported
+//!   together; yields the `Config` and a `Plan` (one action per body form);
+//! - expand (`expand`, and `fallback` when there are errors): every generated token.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -16,16 +22,94 @@
 // in proc-macro code; borrowing them would only add clones at the call sites.
 #![allow(clippy::needless_pass_by_value)]
 
+mod args;
+mod ast;
 mod attr;
 mod body;
+mod diagnostics;
 mod expand;
+mod fallback;
+mod mark;
 mod options;
+mod select;
 mod validate;
 
 #[cfg(test)]
 mod prop_tests;
 
+use crate::ast::{AttrInput, ScopeInput};
+use crate::diagnostics::Diagnostics;
+use crate::options::Site;
 use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+
+/// `cancel_scope! { .. }`: parse -> validate -> expand.
+pub(crate) fn scope_macro(input: TokenStream2) -> TokenStream2 {
+    let mut diag = Diagnostics::default();
+    let input = ScopeInput::parse(input, &mut diag);
+    let config = validate::validate_options(input.options, Site::Macro, &mut diag);
+    let error_ty = config.error_ty.as_ref();
+    let code = match &input.body {
+        Some(body) if body.clean => {
+            let plan = validate::validate_body(body, Site::Macro, None, &mut diag);
+            if plan.accepted() {
+                let warnings = expand::warnings(&config, diag.warnings());
+                expand::scope_expr(&config, error_ty, body, &plan, warnings)
+            } else {
+                fallback::scope_expr(&config, error_ty)
+            }
+        }
+        _ => fallback::scope_expr(&config, error_ty),
+    };
+    if diag.has_errors() {
+        let errors = diag.error_tokens();
+        quote!({ #errors #code })
+    } else {
+        code
+    }
+}
+
+/// `#[cancel_scoped(..)] ITEM`: parse -> validate -> expand.
+pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    let mut diag = Diagnostics::default();
+    let code = match AttrInput::parse(args, item, &mut diag) {
+        AttrInput::NotFn { item } => item,
+        AttrInput::Fn {
+            options,
+            item,
+            body,
+        } => {
+            let config = validate::validate_options(options, Site::Attr, &mut diag);
+            let errors_before = diag.error_count();
+            let sig = validate::validate_fn(&item.sig, &mut diag);
+            let sig_ok = diag.error_count() == errors_before;
+            match &body {
+                Some(body) if body.clean && sig_ok => {
+                    let plan =
+                        validate::validate_body(body, Site::Attr, sig.value_ty.as_ref(), &mut diag);
+                    if plan.accepted() {
+                        let warnings = expand::warnings(&config, diag.warnings());
+                        let scope = expand::scope_expr(
+                            &config,
+                            sig.error_ty.as_ref(),
+                            body,
+                            &plan,
+                            warnings,
+                        );
+                        expand::fn_with_body(&item, scope)
+                    } else {
+                        fallback::fn_item(&item)
+                    }
+                }
+                _ => fallback::fn_item(&item),
+            }
+        }
+    };
+    let mut out = diag.error_tokens();
+    out.extend(code);
+    out
+}
 
 /// Runs a block of statements as the body of a cancel scope, and awaits it.
 ///
@@ -242,7 +326,7 @@ use proc_macro::TokenStream;
 /// ```
 #[proc_macro]
 pub fn cancel_scope(input: TokenStream) -> TokenStream {
-    expand::cancel_scope(input.into()).into_expr().into()
+    scope_macro(input.into()).into()
 }
 
 /// Makes the body of an `async fn` the body of a cancel scope.
@@ -360,7 +444,5 @@ pub fn cancel_scope(input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn cancel_scoped(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::cancel_scoped(args.into(), item.into())
-        .into_token_stream()
-        .into()
+    scoped_attr(args.into(), item.into()).into()
 }

@@ -1,0 +1,199 @@
+//! Parse stage for the options as written: the leading `NAME = VALUE;` lines of
+//! `cancel_scope!` and the arguments of `#[cancel_scoped(..)]`. Names are looked up in the
+//! option table (`options`), values parsed by its shape. Errors in one option do not stop the
+//! others from being parsed; whether a combination is allowed is `validate`'s job.
+
+use crate::diagnostics::Diagnostics;
+use crate::options::{self, OptKind, RawOpt, RawOptions, Shape, Site};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::ext::IdentExt as _;
+use syn::parse::{ParseStream, Parser as _};
+use syn::{Ident, Token};
+
+/// Is `name` a flag option (no value)?
+fn is_flag(name: &Ident) -> bool {
+    OptKind::from_name(&name.unraw().to_string()).is_some_and(|k| k.spec().shape == Shape::Flag)
+}
+
+/// Does `input` start with an option line (`as NAME`, `NAME =` but not `==`/`=>`, or a flag
+/// option's `NAME;`)?
+fn at_option(input: ParseStream<'_>) -> bool {
+    if input.peek(Token![as]) {
+        return true;
+    }
+    if !input.peek(Ident::peek_any) {
+        return false;
+    }
+    if input.peek2(Token![=]) && !input.peek2(Token![==]) && !input.peek2(Token![=>]) {
+        return true;
+    }
+    input.peek2(Token![;])
+        && input
+            .fork()
+            .call(Ident::parse_any)
+            .is_ok_and(|n| is_flag(&n))
+}
+
+/// Splits off the tokens up to (not including) the next top-level `;`, consuming the `;`.
+/// Returns the tokens and whether a `;` ended them.
+fn take_until_semi(input: ParseStream<'_>) -> syn::Result<(TokenStream, bool)> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        let mut tokens = TokenStream::new();
+        while let Some((tt, next)) = rest.token_tree() {
+            if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ';') {
+                return Ok(((tokens, true), next));
+            }
+            tokens.extend([tt]);
+            rest = next;
+        }
+        Ok(((tokens, false), rest))
+    })
+}
+
+/// The span of the last token of `tokens` (where "expected `;`" belongs).
+fn last_span(tokens: impl quote::ToTokens) -> Option<Span> {
+    tokens
+        .into_token_stream()
+        .into_iter()
+        .last()
+        .map(|t| t.span())
+}
+
+/// One `NAME = VALUE` / `NAME` / `as NAME` line of the macro (without its `;`).
+fn macro_line(s: ParseStream<'_>, out: &mut RawOptions) -> syn::Result<()> {
+    if s.peek(Token![as]) {
+        let as_token = s.parse::<Token![as]>()?;
+        if s.is_empty() {
+            return Err(syn::Error::new(
+                as_token.span,
+                "`as` needs a name for the task group handle: `as tg;`",
+            ));
+        }
+        let name: Ident = s.parse()?;
+        if !s.is_empty() {
+            return Err(syn::Error::new(name.span(), "expected `;` after `as NAME`"));
+        }
+        out.names.push(name);
+        return Ok(());
+    }
+    let name = s.call(Ident::parse_any)?;
+    let Some(kind) = OptKind::from_name(&name.unraw().to_string()) else {
+        return Err(options::unknown_option(
+            &name.unraw().to_string(),
+            name.span(),
+            Site::Macro,
+        ));
+    };
+    let spec = kind.spec();
+    if spec.shape != Shape::Flag {
+        s.parse::<Token![=]>()?;
+    }
+    let value = options::parse_value(spec, Site::Macro, s)?;
+    if !s.is_empty() {
+        // Point at the end of the option, not at the next line's first token.
+        let at = value.end_span().unwrap_or_else(|| name.span());
+        return Err(syn::Error::new(
+            at,
+            format_args!(
+                "expected `;` after the `{}` option: it takes {}",
+                spec.name, spec.expects
+            ),
+        ));
+    }
+    out.opts.push(RawOpt {
+        kind,
+        name_span: name.span(),
+        value,
+    });
+    Ok(())
+}
+
+/// Parses the leading options of `cancel_scope!` and returns them with the remaining body
+/// tokens. Every error goes to `diag`.
+pub(crate) fn parse_macro_options(
+    input: ParseStream<'_>,
+    diag: &mut Diagnostics,
+) -> (RawOptions, TokenStream) {
+    let mut out = RawOptions::default();
+    while at_option(input) {
+        let (line, semi) = match take_until_semi(input) {
+            Ok(x) => x,
+            Err(e) => {
+                diag.push(e);
+                break;
+            }
+        };
+        // `NAME = VALUE` at the very end, without `;`: still an option line (a body that is a
+        // single assignment makes no sense).
+        let end = if semi { None } else { last_span(line.clone()) };
+        match (|s: ParseStream<'_>| macro_line(s, &mut out)).parse2(line) {
+            Err(e) => diag.push(e),
+            Ok(()) => {
+                if let Some(span) = end {
+                    diag.error(span, "expected `;` after this option");
+                }
+            }
+        }
+    }
+    let body = input.parse::<TokenStream>().unwrap_or_default();
+    (out, body)
+}
+
+/// One argument of the attribute.
+fn attr_arg(s: ParseStream<'_>, out: &mut RawOptions) -> syn::Result<()> {
+    if s.peek(Token![as]) {
+        let as_token = s.parse::<Token![as]>()?;
+        if s.is_empty() || s.peek(Token![,]) {
+            return Err(syn::Error::new(
+                as_token.span,
+                "`as` needs a name for the task group handle: `as tg`",
+            ));
+        }
+        out.names.push(s.parse()?);
+        return Ok(());
+    }
+    let name = s.call(Ident::parse_any)?;
+    let Some(kind) = OptKind::from_name(&name.unraw().to_string()) else {
+        return Err(options::unknown_option(
+            &name.unraw().to_string(),
+            name.span(),
+            Site::Attr,
+        ));
+    };
+    let spec = kind.spec();
+    if spec.shape != Shape::Flag {
+        s.parse::<Token![=]>()?;
+    }
+    let value = options::parse_value(spec, Site::Attr, s)?;
+    out.opts.push(RawOpt {
+        kind,
+        name_span: name.span(),
+        value,
+    });
+    Ok(())
+}
+
+/// Parses `#[cancel_scoped(...)]` arguments: `as tg, NAME = VALUE, FLAG, ...`.
+pub(crate) fn parse_attr_args(input: ParseStream<'_>, diag: &mut Diagnostics) -> RawOptions {
+    let mut out = RawOptions::default();
+    while !input.is_empty() {
+        if let Err(e) = attr_arg(input, &mut out) {
+            diag.push(e);
+            // Recover: skip to the next top-level comma.
+            while !input.is_empty() && !input.peek(Token![,]) {
+                if input.parse::<TokenTree>().is_err() {
+                    break;
+                }
+            }
+        }
+        if input.is_empty() {
+            break;
+        }
+        if let Err(e) = input.parse::<Token![,]>() {
+            diag.push(e);
+            break;
+        }
+    }
+    out
+}

@@ -1,0 +1,74 @@
+//! The parse stage's output: what each macro was given, as typed structures. Parsing never
+//! generates code and never gives up at the first error: every error goes to the
+//! [`Diagnostics`], and what could be parsed is kept for the later stages.
+
+use crate::args;
+use crate::attr::{self, FnItem};
+use crate::body::Body;
+use crate::diagnostics::Diagnostics;
+use crate::options::RawOptions;
+use proc_macro2::TokenStream;
+use syn::parse::{ParseStream, Parser as _};
+
+/// `cancel_scope! { OPTIONS BODY }`.
+#[derive(Debug)]
+pub(crate) struct ScopeInput {
+    pub(crate) options: RawOptions,
+    /// `None` when the body's statements do not parse.
+    pub(crate) body: Option<Body>,
+}
+
+/// `#[cancel_scoped(ARGS)] ITEM`.
+#[derive(Debug)]
+pub(crate) enum AttrInput {
+    /// Applied to a function with a body.
+    Fn {
+        options: RawOptions,
+        item: Box<FnItem>,
+        /// `None` when the body's statements do not parse.
+        body: Option<Body>,
+    },
+    /// Applied to something else; the item is kept as written.
+    NotFn { item: TokenStream },
+}
+
+impl ScopeInput {
+    pub(crate) fn parse(input: TokenStream, diag: &mut Diagnostics) -> ScopeInput {
+        let mut split = None;
+        let parser = |s: ParseStream<'_>| {
+            split = Some(args::parse_macro_options(s, diag));
+            Ok(())
+        };
+        // The parser itself never fails: errors go to `diag`.
+        let _ = parser.parse2(input);
+        let (options, body_tokens) = split.unwrap_or_default();
+        let body = Body::parse(body_tokens, diag);
+        ScopeInput { options, body }
+    }
+}
+
+impl AttrInput {
+    pub(crate) fn parse(args: TokenStream, item: TokenStream, diag: &mut Diagnostics) -> AttrInput {
+        let mut options = None;
+        let parser = |s: ParseStream<'_>| {
+            options = Some(args::parse_attr_args(s, diag));
+            Ok(())
+        };
+        let _ = parser.parse2(args);
+        let options = options.unwrap_or_default();
+        match attr::parse_target(item.clone()) {
+            Ok(item) => {
+                let body = Body::parse(item.body.clone(), diag);
+                AttrInput::Fn {
+                    options,
+                    item: Box::new(item),
+                    body,
+                }
+            }
+            Err(e) => {
+                diag.push(e);
+                AttrInput::NotFn { item }
+            }
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! Parse stage, first half: finding the body forms in the token stream.
+//!
+//! The forms (`spawn EXPR`, `cancel;`) are not Rust syntax, so syn cannot parse them. This
+//! token-level pass looks at form positions (the start of a statement, after a statement-level
+//! `=`, after a match arm's `=>`, in the arm handlers of `select!`), cuts each form out and
+//! leaves a marker `__cancel_scope_private_form!(N)` in its place, `N` indexing the
+//! [`RawForm`] table it returns. Spans are the user's. It never decides whether a form is
+//! allowed where it stands (that needs syn's view of closures and `async` blocks, see
+//! `body`), and never generates code.
+//!
+//! It descends into every group except macro-call arguments (a nested `cancel_scope!` handles
+//! its own forms); the arguments of `select!` / `select_biased!` (any path ending in those
+//! names) are split into arms, and only the arm handlers are marked.
+
+use crate::diagnostics::Diagnostics;
+use crate::options::OptKind;
+use crate::select::{self, RawSelect};
+use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
+
+/// The marker macro's name. It never reaches the output: the expand stage replaces every one.
+pub(crate) const MARKER: &str = "__cancel_scope_private_form";
+
+/// How a `spawn` form was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpawnSyntax {
+    /// `spawn EXPR` (the macro's keyword form).
+    Keyword,
+    /// `spawn(EXPR)` (the attribute's form, also accepted by the macro).
+    Call,
+}
+
+/// Where a form stands in its statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// A form position: a statement start, after `let PAT =` / `place =`, after `=>`.
+    Statement,
+    /// Inside an expression (`f(spawn x)`, `v.push(spawn(f()))`).
+    Expression,
+}
+
+/// A form as cut out of the tokens.
+#[derive(Clone, Debug)]
+pub(crate) enum RawForm {
+    Spawn {
+        span: Span,
+        syntax: SpawnSyntax,
+        position: Position,
+        /// The future expression, its own forms already marked.
+        expr: TokenStream,
+    },
+    Cancel {
+        span: Span,
+    },
+    Select(RawSelect),
+}
+
+/// What the marking pass found.
+#[derive(Debug, Default)]
+pub(crate) struct Marked {
+    /// The statements with markers in place of the forms.
+    pub(crate) tokens: TokenStream,
+    pub(crate) forms: Vec<RawForm>,
+    /// `NAME = ..` at the top level after the first statement, NAME an option name.
+    pub(crate) late_options: Vec<(OptKind, Span)>,
+}
+
+/// Whether a token sequence is the body itself or a nested block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// The scope body: `spawn` with nothing after it is an error; late options are looked for.
+    Top,
+    /// A nested group: `{ spawn }` may be the struct shorthand `S { spawn }`.
+    Nested,
+}
+
+/// Whether a token sequence holds statements or one expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seq {
+    Stmts,
+    Expr,
+}
+
+/// Rust keywords; an identifier that is one of these cannot be a plain value.
+const KEYWORDS: &[&str] = &[
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
+    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+];
+
+/// Keywords that can start the expression after `spawn`.
+const EXPR_KEYWORDS: &[&str] = &[
+    "async", "move", "unsafe", "loop", "match", "while", "self", "Self", "super", "crate", "if",
+    "for",
+];
+
+fn is_punct(tt: Option<&TokenTree>, c: char) -> bool {
+    matches!(tt, Some(TokenTree::Punct(p)) if p.as_char() == c)
+}
+
+fn is_ident(tt: Option<&TokenTree>, name: &str) -> bool {
+    matches!(tt, Some(TokenTree::Ident(i)) if i == name)
+}
+
+fn is_paren(tt: Option<&TokenTree>) -> bool {
+    matches!(tt, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis)
+}
+
+/// Can `next` start the future expression of the keyword form `spawn EXPR`? Only tokens for
+/// which `spawn NEXT` is not valid Rust, so that `spawn.x`, `spawn = 1`, `spawn::f()`,
+/// `spawn!(..)`, `spawn => ..` and `S { spawn, .. }` stay ordinary Rust.
+pub(crate) fn starts_future(next: Option<&TokenTree>) -> bool {
+    match next {
+        Some(TokenTree::Ident(i)) => {
+            let s = i.to_string();
+            !KEYWORDS.contains(&s.as_str()) || EXPR_KEYWORDS.contains(&s.as_str())
+        }
+        Some(TokenTree::Literal(_)) => true,
+        Some(TokenTree::Group(g)) => {
+            matches!(g.delimiter(), Delimiter::Parenthesis | Delimiter::None)
+        }
+        _ => false,
+    }
+}
+
+/// A marker `__cancel_scope_private_form!(index)` with the span of the form's keyword (its
+/// delimiter that of the macro call it replaces, so that `select! { .. }` needs no `;`).
+fn marker(index: usize, span: Span, delimiter: Delimiter) -> [TokenTree; 3] {
+    let mut bang = Punct::new('!', Spacing::Alone);
+    bang.set_span(span);
+    let mut lit = Literal::usize_unsuffixed(index);
+    lit.set_span(span);
+    let mut group = Group::new(delimiter, TokenTree::Literal(lit).into());
+    group.set_span(span);
+    [
+        TokenTree::Ident(Ident::new(MARKER, span)),
+        TokenTree::Punct(bang),
+        TokenTree::Group(group),
+    ]
+}
+
+/// Is `tokens[i]` (a group) the argument list of a macro call (`path!(..)`, `m! {..}`,
+/// `macro_rules! name {..}`)?
+fn is_macro_args(tokens: &[TokenTree], i: usize) -> bool {
+    let prev = |k: usize| i.checked_sub(k).and_then(|j| tokens.get(j));
+    if is_punct(prev(1), '!') {
+        if let Some(TokenTree::Ident(id)) = prev(2) {
+            return !KEYWORDS.contains(&id.to_string().as_str());
+        }
+        return false;
+    }
+    matches!(prev(1), Some(TokenTree::Ident(_)))
+        && is_punct(prev(2), '!')
+        && is_ident(prev(3), "macro_rules")
+}
+
+/// Index of the first token at or after `from` that is one of `terms` at this level.
+fn find_punct(tokens: &[TokenTree], from: usize, terms: &[char]) -> usize {
+    (from..tokens.len())
+        .find(|&j| matches!(&tokens[j], TokenTree::Punct(p) if terms.contains(&p.as_char())))
+        .unwrap_or(tokens.len())
+}
+
+/// Is `tokens[k]` an `=` that is an assignment or a `let` initialiser (not part of `==`,
+/// `+=`, `<=`, `=>`, ...)?
+fn standalone_eq(tokens: &[TokenTree], k: usize) -> bool {
+    let Some(TokenTree::Punct(p)) = tokens.get(k) else {
+        return false;
+    };
+    if p.as_char() != '=' || p.spacing() != Spacing::Alone {
+        return false;
+    }
+    !matches!(k.checked_sub(1).map(|j| &tokens[j]), Some(TokenTree::Punct(q)) if q.spacing() == Spacing::Joint)
+}
+
+/// Is `tokens[i]` right after `=>`?
+pub(crate) fn is_arrow_at(tokens: &[TokenTree], i: usize) -> bool {
+    matches!((tokens.get(i), tokens.get(i + 1)),
+        (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
+            if a.as_char() == '=' && a.spacing() == Spacing::Joint && b.as_char() == '>')
+}
+
+/// The marking pass and its state.
+#[derive(Debug)]
+pub(crate) struct Marker<'d> {
+    forms: Vec<RawForm>,
+    late_options: Vec<(OptKind, Span)>,
+    diag: &'d mut Diagnostics,
+}
+
+impl<'d> Marker<'d> {
+    pub(crate) fn new(diag: &'d mut Diagnostics) -> Self {
+        Marker {
+            forms: Vec::new(),
+            late_options: Vec::new(),
+            diag,
+        }
+    }
+
+    /// Marks a whole body.
+    pub(crate) fn mark_body(mut self, body: TokenStream) -> Marked {
+        let tokens: Vec<TokenTree> = body.into_iter().collect();
+        let tokens = self.mark_seq(&tokens, Level::Top, Seq::Stmts);
+        Marked {
+            tokens,
+            forms: self.forms,
+            late_options: self.late_options,
+        }
+    }
+
+    fn push_form(&mut self, form: RawForm, span: Span, out: &mut Vec<TokenTree>) {
+        let delimiter = match &form {
+            RawForm::Select(select) => select.delimiter,
+            RawForm::Spawn { .. } | RawForm::Cancel { .. } => Delimiter::Parenthesis,
+        };
+        out.extend(marker(self.forms.len(), span, delimiter));
+        self.forms.push(form);
+    }
+
+    /// Marks an arm handler of `select!` (tokens up to the arm's `,`), by the rules of a
+    /// `match` arm: `=> spawn EXPR` / `=> spawn(EXPR)` unbraced, anything in a block.
+    pub(crate) fn mark_arm_handler(&mut self, tokens: &[TokenTree]) -> TokenStream {
+        if let [TokenTree::Ident(id), rest @ ..] = tokens {
+            if id == "spawn" && starts_future(rest.first()) {
+                let syntax = if is_paren(rest.first()) {
+                    SpawnSyntax::Call
+                } else {
+                    SpawnSyntax::Keyword
+                };
+                let expr = self.mark_seq(rest, Level::Nested, Seq::Expr);
+                let mut out = Vec::new();
+                let form = RawForm::Spawn {
+                    span: id.span(),
+                    syntax,
+                    position: Position::Statement,
+                    expr,
+                };
+                self.push_form(form, id.span(), &mut out);
+                return out.into_iter().collect();
+            }
+        }
+        self.mark_seq(tokens, Level::Nested, Seq::Expr)
+    }
+
+    /// Marks the forms in `tokens`: a block's statements or an expression.
+    // One pass over a token sequence with the statement-start state in locals; split up, that
+    // state would have to be threaded through every piece.
+    #[allow(clippy::too_many_lines)]
+    fn mark_seq(&mut self, tokens: &[TokenTree], level: Level, seq: Seq) -> TokenStream {
+        let stmts = seq == Seq::Stmts;
+        let mut out: Vec<TokenTree> = Vec::with_capacity(tokens.len());
+        let mut at_start = stmts;
+        let mut first_stmt = true;
+        let mut i = 0;
+        while i < tokens.len() {
+            let tt = &tokens[i];
+            let next = tokens.get(i + 1);
+            // Outer attributes keep a statement start.
+            if at_start
+                && is_punct(Some(tt), '#')
+                && matches!(next, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket)
+            {
+                out.extend(tokens[i..i + 2].iter().cloned());
+                i += 2;
+                continue;
+            }
+            if let TokenTree::Ident(id) = tt {
+                if at_start && level == Level::Top && !first_stmt && standalone_eq(tokens, i + 1) {
+                    if let Some(kind) = OptKind::from_name(&id.to_string()) {
+                        self.late_options.push((kind, id.span()));
+                    }
+                }
+                if id == "spawn" {
+                    let after_eq = stmts && i > 0 && standalone_eq(tokens, i - 1);
+                    let after_arrow = stmts && i >= 2 && is_arrow_at(tokens, i - 2);
+                    let position = if at_start || after_eq || after_arrow {
+                        Position::Statement
+                    } else {
+                        Position::Expression
+                    };
+                    let not_path = i == 0
+                        || !(is_punct(tokens.get(i - 1), '.')
+                            || is_punct(tokens.get(i - 1), ':')
+                            || is_ident(tokens.get(i - 1), "fn"));
+                    let paren = is_paren(next);
+                    let is_form = match position {
+                        Position::Statement => starts_future(next),
+                        // `spawn x` inside an expression is a misplaced form; `spawn(x)` is one
+                        // unless it is a path (`tokio::spawn(x)`), a method or a declaration.
+                        Position::Expression => not_path && starts_future(next),
+                    };
+                    if is_form {
+                        let end = if after_arrow {
+                            find_punct(tokens, i + 1, &[',', ';'])
+                        } else if position == Position::Expression && paren {
+                            i + 2
+                        } else {
+                            find_punct(tokens, i + 1, &[';'])
+                        };
+                        let expr = self.mark_seq(&tokens[i + 1..end], Level::Nested, Seq::Expr);
+                        let syntax = if paren {
+                            SpawnSyntax::Call
+                        } else {
+                            SpawnSyntax::Keyword
+                        };
+                        let form = RawForm::Spawn {
+                            span: id.span(),
+                            syntax,
+                            position,
+                            expr,
+                        };
+                        self.push_form(form, id.span(), &mut out);
+                        at_start = false;
+                        i = end;
+                        continue;
+                    }
+                    let nothing_after = next.is_none()
+                        || is_punct(next, ';')
+                        || (after_arrow && is_punct(next, ','));
+                    let may_be_shorthand =
+                        level == Level::Nested && i == 0 && stmts && next.is_none();
+                    if position == Position::Statement && nothing_after && !may_be_shorthand {
+                        self.diag.error(
+                            id.span(),
+                            "`spawn` needs a future to spawn: `spawn EXPR;` (for example `spawn async { .. };`)",
+                        );
+                        out.push(TokenTree::Group(Group::new(
+                            Delimiter::Parenthesis,
+                            TokenStream::new(),
+                        )));
+                        at_start = false;
+                        i += 1;
+                        continue;
+                    }
+                } else if id == "cancel" && at_start {
+                    if is_punct(next, ';') {
+                        self.push_form(RawForm::Cancel { span: id.span() }, id.span(), &mut out);
+                        at_start = false;
+                        i += 1;
+                        continue;
+                    }
+                    let extra = match next {
+                        Some(TokenTree::Ident(n)) => !KEYWORDS.contains(&n.to_string().as_str()),
+                        Some(TokenTree::Literal(_)) => true,
+                        _ => false,
+                    };
+                    if extra {
+                        let end = find_punct(tokens, i + 1, &[';']);
+                        let extra: TokenStream = tokens[i + 1..end].iter().cloned().collect();
+                        self.diag.push(syn::Error::new_spanned(
+                            extra,
+                            "`cancel` takes nothing after it: write `cancel;` to cancel this scope's group \
+                             (to cancel another group, call `.cancel()` on its handle)",
+                        ));
+                        self.push_form(RawForm::Cancel { span: id.span() }, id.span(), &mut out);
+                        at_start = false;
+                        i = end;
+                        continue;
+                    }
+                }
+            }
+            match tt {
+                TokenTree::Group(g) if is_macro_args(tokens, i) => {
+                    if select::is_select_call(&out) {
+                        let raw = select::split(g, &mut out, self);
+                        let span = raw.span;
+                        self.push_form(RawForm::Select(raw), span, &mut out);
+                    } else {
+                        out.push(tt.clone());
+                    }
+                    at_start = false;
+                }
+                TokenTree::Group(g) => {
+                    let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+                    let is_block = g.delimiter() == Delimiter::Brace;
+                    let content = self.mark_seq(
+                        &inner,
+                        Level::Nested,
+                        if is_block { Seq::Stmts } else { Seq::Expr },
+                    );
+                    let mut new = Group::new(g.delimiter(), content);
+                    new.set_span(g.span());
+                    out.push(TokenTree::Group(new));
+                    at_start = stmts && is_block;
+                    if at_start {
+                        first_stmt = false;
+                    }
+                }
+                TokenTree::Punct(p) if p.as_char() == ';' => {
+                    out.push(tt.clone());
+                    at_start = stmts;
+                    first_stmt = false;
+                }
+                _ => {
+                    out.push(tt.clone());
+                    at_start = false;
+                }
+            }
+            i += 1;
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// The span of the first keyword-form `spawn EXPR` (not `spawn(EXPR)`) in a body, if any.
+#[cfg(test)]
+pub(crate) fn first_keyword_spawn(marked: &Marked) -> Option<Span> {
+    marked.forms.iter().find_map(|f| match f {
+        RawForm::Spawn {
+            span,
+            syntax: SpawnSyntax::Keyword,
+            ..
+        } => Some(*span),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn s(ts: TokenStream) -> String {
+        ts.to_string().replace(' ', "")
+    }
+
+    fn marked(ts: TokenStream) -> (Marked, Vec<String>) {
+        let mut diag = Diagnostics::default();
+        let marked = Marker::new(&mut diag).mark_body(ts);
+        (marked, diag.messages())
+    }
+
+    fn m(i: usize) -> String {
+        format!("{MARKER}!({i})")
+    }
+
+    #[test]
+    fn forms_become_markers() {
+        let (out, errs) = marked(quote! {
+            spawn fetch(url);
+            let h = spawn async { 1 };
+            for u in urls { spawn (u); }
+            match m { A => { cancel; } B => spawn b, _ => {} }
+            h2 = spawn f();
+            v.push(spawn(g()));
+            spawn g()
+        });
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            s(out.tokens),
+            format!(
+                "{};leth={};foruinurls{{{};}}matchm{{A=>{{{};}}B=>{},_=>{{}}}}h2={};v.push({});{}",
+                m(0),
+                m(1),
+                m(2),
+                m(3),
+                m(4),
+                m(5),
+                m(6),
+                m(7)
+            )
+        );
+        let kinds: Vec<_> = out
+            .forms
+            .iter()
+            .map(|f| match f {
+                RawForm::Spawn {
+                    syntax,
+                    position,
+                    expr,
+                    ..
+                } => format!("{syntax:?}/{position:?}/{}", s(expr.clone())),
+                RawForm::Cancel { .. } => "cancel".into(),
+                RawForm::Select(_) => "select".into(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "Keyword/Statement/fetch(url)",
+                "Keyword/Statement/async{1}",
+                "Call/Statement/(u)",
+                "cancel",
+                "Keyword/Statement/b",
+                "Keyword/Statement/f()",
+                "Call/Expression/(g())",
+                "Keyword/Statement/g()",
+            ]
+        );
+    }
+
+    #[test]
+    fn ordinary_rust_is_left_alone() {
+        let src = quote! {
+            let s = S { spawn };
+            let t = S { spawn: 1, cancel };
+            match x { spawn => 1, cancel => 2 }
+            cancel = 3;
+            cancel.method();
+            cancel(4);
+            spawn!(x);
+            spawn::x(1);
+            self::spawn(x);
+            tokio::spawn(x);
+            rt.spawn(x);
+            spawn.await;
+            spawn = 5;
+            spawn == 6;
+            fn spawn(x: u8) {}
+            let r: Vec<u8> = vec![spawn, cancel];
+            other! { spawn x; cancel; }
+            { spawn }
+        };
+        let (out, errs) = marked(src.clone());
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(out.forms.is_empty());
+        assert_eq!(s(out.tokens), s(src));
+    }
+
+    #[test]
+    fn select_arms_are_split_and_marked() {
+        let (out, errs) = marked(quote! {
+            loop {
+                tokio::select! {
+                    biased;
+                    Ok(conn) = listener.accept() => { spawn handle(conn); }
+                    _ = &mut stop, if armed => { cancel; }
+                    v = rx.recv() => spawn work(v),
+                    else => break,
+                }
+            }
+        });
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(out.forms.len(), 4);
+        let RawForm::Select(select) = &out.forms[3] else {
+            panic!("{:?}", out.forms[3]);
+        };
+        assert_eq!(s(select.path.clone()), "tokio::select!");
+        let heads: Vec<String> = select.arms.iter().map(|a| s(a.head.clone())).collect();
+        assert_eq!(
+            heads,
+            [
+                "biased;Ok(conn)=listener.accept()",
+                "_=&mutstop,ifarmed",
+                "v=rx.recv()",
+                "else"
+            ]
+        );
+        let handlers: Vec<String> = select.arms.iter().map(|a| s(a.handler.clone())).collect();
+        assert_eq!(
+            handlers,
+            [
+                format!("{{{};}}", m(0)),
+                format!("{{{};}}", m(1)),
+                m(2),
+                "break".into()
+            ]
+        );
+        assert_eq!(s(out.tokens), format!("loop{{{MARKER}!{{3}}}}"));
+        // `futures::select_biased!` and a bare `select!` too; other macros stay opaque.
+        let (out, _) = marked(
+            quote! { futures::select_biased! { _ = a => spawn x(), } select!(b = c => { cancel; }) join!(spawn y) },
+        );
+        assert_eq!(
+            out.forms
+                .iter()
+                .filter(|f| matches!(f, RawForm::Select(_)))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn syntax_errors_and_late_options() {
+        let (out, errs) =
+            marked(quote! { spawn; cancel now; cancel 5; x = 1; limit = 4; { grace = 1; } spawn });
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs[0].contains("`spawn` needs a future"));
+        assert!(errs[1].contains("`cancel` takes nothing after it"));
+        assert!(errs[3].contains("`spawn` needs a future"));
+        let late: Vec<_> = out.late_options.iter().map(|(k, _)| k.name()).collect();
+        assert_eq!(late, ["limit"]);
+        assert!(first_keyword_spawn(&out).is_none());
+    }
+
+    #[test]
+    fn attributes_keep_a_statement_start() {
+        let (out, _) = marked(quote! { #[allow(unused)] let h = spawn f(); });
+        assert!(first_keyword_spawn(&out).is_some());
+    }
+}

@@ -330,7 +330,7 @@ impl VisitMut for Placement {
             Expr::Block(b) if b.label.is_some() => {
                 let label = b.label.as_ref().map(|l| l.name.clone());
                 self.in_loop(label.as_ref(), false, |v| {
-                    visit_mut::visit_expr_mut(v, expr)
+                    visit_mut::visit_expr_mut(v, expr);
                 });
             }
             Expr::Return(r) if self.here() == Ctx::Body => {

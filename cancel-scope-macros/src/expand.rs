@@ -70,10 +70,10 @@ pub(crate) fn builder(config: &Config, error_ty: Option<&Type>) -> TokenStream {
                 out.extend(quote_spanned!(at.span()=> .deadline(#at)));
             }
             (OptKind::Grace, OptValue::Expr(g)) => {
-                out.extend(quote_spanned!(g.span()=> .grace(#g)))
+                out.extend(quote_spanned!(g.span()=> .grace(#g)));
             }
             (OptKind::Limit, OptValue::Expr(n)) => {
-                out.extend(quote_spanned!(n.span()=> .limit(#n)))
+                out.extend(quote_spanned!(n.span()=> .limit(#n)));
             }
             // Not builder calls (`validate::Config` keeps them apart), or a value of another
             // shape (the table makes that impossible).

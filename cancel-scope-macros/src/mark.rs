@@ -219,7 +219,8 @@ impl<'d> Marker<'d> {
     }
 
     /// Marks an arm handler of `select!` (tokens up to the arm's `,`), by the rules of a
-    /// `match` arm: `=> spawn EXPR` / `=> spawn(EXPR)` unbraced, anything in a block.
+    /// `match` arm: `=> spawn EXPR` / `=> spawn(EXPR)` unbraced, anything in a block. The
+    /// unbraced spawn becomes `{ spawn EXPR; }`, of type `()`.
     pub(crate) fn mark_arm_handler(&mut self, tokens: &[TokenTree]) -> TokenStream {
         if let [TokenTree::Ident(id), rest @ ..] = tokens {
             if id == "spawn" && starts_future(rest.first()) {
@@ -237,7 +238,12 @@ impl<'d> Marker<'d> {
                     expr,
                 };
                 self.push_form(form, id.span(), &mut out);
-                return out.into_iter().collect();
+                // Run for its effect, like `=> { spawn EXPR; }`: every arm of a `select!` has
+                // the same type, and the others are usually blocks of type `()`.
+                out.push(TokenTree::Punct(Punct::new(';', Spacing::Alone)));
+                let mut block = Group::new(Delimiter::Brace, out.into_iter().collect());
+                block.set_span(id.span());
+                return TokenTree::Group(block).into();
             }
         }
         self.mark_seq(tokens, Level::Nested, Seq::Expr)
@@ -553,7 +559,7 @@ mod tests {
             [
                 format!("{{{};}}", m(0)),
                 format!("{{{};}}", m(1)),
-                m(2),
+                format!("{{{};}}", m(2)),
                 "break".into()
             ]
         );

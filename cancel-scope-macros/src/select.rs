@@ -6,7 +6,9 @@
 //! macro call, so the body forms work there by the rules of a `match` arm:
 //!
 //! - `=> { .. }`: a block; the forms work at its statement starts (`spawn x;`, `cancel;`).
-//! - `=> spawn EXPR,` / `=> spawn(EXPR),`: an unbraced spawn, like `A => spawn x,` in a `match`.
+//! - `=> spawn EXPR,` / `=> spawn(EXPR),`: an unbraced spawn, as in a `match`, but run for its
+//!   effect like `=> { spawn EXPR; }` (type `()`, as the other arms of a `select!` usually
+//!   are: every arm must have the same type). To keep the handle, use a block.
 //! - An unbraced `=> cancel,` is *not* the form, as in a `match`: it would be the value of a
 //!   variable named `cancel`. Write `=> { cancel; }`.
 //!

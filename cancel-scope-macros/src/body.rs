@@ -12,6 +12,7 @@ use crate::mark::{self, Marker, Position, RawForm, SpawnSyntax};
 use crate::options::OptKind;
 use crate::select::RawSelect;
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens as _;
 use syn::parse::{ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
 use syn::visit_mut::{self, VisitMut};
@@ -78,13 +79,27 @@ pub(crate) struct Form {
     pub(crate) ctx: Ctx,
 }
 
+/// `Ok` or `Err`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Variant {
+    Ok,
+    Err,
+}
+
 /// The body's trailing expression, as far as the macro can tell.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Tail {
     /// None, or an expression whose type the macro cannot know.
     Other,
     /// An `Ok(..)` / `Err(..)` call: the value is then a `Result`, almost always a mistake.
-    ResultCall(Span),
+    ResultCall {
+        variant: Variant,
+        /// The span of the call's first token.
+        span: Span,
+        /// The whole call and its arguments, for messages.
+        call: TokenStream,
+        args: TokenStream,
+    },
 }
 
 /// A parsed body.
@@ -94,6 +109,8 @@ pub(crate) struct Body {
     pub(crate) stmts: Vec<Stmt>,
     pub(crate) forms: Vec<Form>,
     pub(crate) late_options: Vec<(OptKind, Span)>,
+    /// Arm handlers written `=> cancel,` (a value, not the form).
+    pub(crate) arm_cancels: Vec<Span>,
     pub(crate) tail: Tail,
     /// Whether parsing the body reported no error (a form without its future, a handler of a
     /// `select!` that does not parse, ...).
@@ -146,13 +163,21 @@ impl Body {
         }
         let tail = match stmts.last() {
             Some(Stmt::Expr(Expr::Call(call), None)) => match &*call.func {
-                Expr::Path(p)
-                    if p.path.segments.last().is_some_and(|s| {
-                        (s.ident == "Ok" || s.ident == "Err") && s.arguments.is_none()
-                    }) =>
-                {
-                    Tail::ResultCall(call.span())
-                }
+                Expr::Path(p) => match p.path.segments.last() {
+                    Some(s) if s.arguments.is_none() && (s.ident == "Ok" || s.ident == "Err") => {
+                        Tail::ResultCall {
+                            variant: if s.ident == "Ok" {
+                                Variant::Ok
+                            } else {
+                                Variant::Err
+                            },
+                            span: call.span(),
+                            call: call.to_token_stream(),
+                            args: call.args.to_token_stream(),
+                        }
+                    }
+                    _ => Tail::Other,
+                },
                 _ => Tail::Other,
             },
             _ => Tail::Other,
@@ -161,6 +186,7 @@ impl Body {
             stmts,
             forms: walk.forms,
             late_options: marked.late_options,
+            arm_cancels: marked.arm_cancels,
             tail,
             clean: diag.error_count() == errors_before,
         })

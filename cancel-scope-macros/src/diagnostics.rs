@@ -17,6 +17,9 @@ pub(crate) enum Warning {
     LateOption { kind: OptKind, span: Span },
     /// The body's tail expression is an `Ok(..)` / `Err(..)` call, but its value is `T`.
     BodyValueIsResult { span: Span },
+    /// An arm handler (`match` or `select!`) that is the bare identifier `cancel`: a value,
+    /// not the form, which is written `=> { cancel; }`.
+    ArmCancelIsAValue { span: Span },
 }
 
 /// Errors and warnings of one macro call.

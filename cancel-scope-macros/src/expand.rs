@@ -116,6 +116,9 @@ pub(crate) fn warnings(config: &Config, warnings: &[Warning]) -> TokenStream {
             Warning::BodyValueIsResult { span } => {
                 (span, quote_spanned!(span=> body_value_is_a_result))
             }
+            Warning::ArmCancelIsAValue { span } => {
+                (span, quote_spanned!(span=> arm_cancel_is_a_value))
+            }
         };
         let krate = respan(&config.krate, span);
         out.extend(quote_spanned!(span=> #krate::__private::#item();));
@@ -239,7 +242,7 @@ pub(crate) fn scope_expr(
         rewrite.visit_stmt_mut(stmt);
     }
     let tail_span = match body.tail {
-        Tail::ResultCall(span) => Some(span),
+        Tail::ResultCall { span, .. } => Some(span),
         Tail::Other => None,
     };
     scope_around(

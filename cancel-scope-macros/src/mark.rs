@@ -62,6 +62,8 @@ pub(crate) struct Marked {
     pub(crate) forms: Vec<RawForm>,
     /// `NAME = ..` at the top level after the first statement, NAME an option name.
     pub(crate) late_options: Vec<(OptKind, Span)>,
+    /// Arm handlers that are the bare identifier `cancel` (a value, not the form).
+    pub(crate) arm_cancels: Vec<Span>,
 }
 
 /// Whether a token sequence is the body itself or a nested block.
@@ -186,6 +188,7 @@ pub(crate) fn is_arrow_at(tokens: &[TokenTree], i: usize) -> bool {
 pub(crate) struct Marker<'d> {
     forms: Vec<RawForm>,
     late_options: Vec<(OptKind, Span)>,
+    arm_cancels: Vec<Span>,
     diag: &'d mut Diagnostics,
 }
 
@@ -194,6 +197,7 @@ impl<'d> Marker<'d> {
         Marker {
             forms: Vec::new(),
             late_options: Vec::new(),
+            arm_cancels: Vec::new(),
             diag,
         }
     }
@@ -206,6 +210,7 @@ impl<'d> Marker<'d> {
             tokens,
             forms: self.forms,
             late_options: self.late_options,
+            arm_cancels: self.arm_cancels,
         }
     }
 
@@ -222,6 +227,11 @@ impl<'d> Marker<'d> {
     /// `match` arm: `=> spawn EXPR` / `=> spawn(EXPR)` unbraced, anything in a block. The
     /// unbraced spawn becomes `{ spawn EXPR; }`, of type `()`.
     pub(crate) fn mark_arm_handler(&mut self, tokens: &[TokenTree]) -> TokenStream {
+        if let [TokenTree::Ident(id)] = tokens {
+            if id == "cancel" {
+                self.arm_cancels.push(id.span());
+            }
+        }
         if let [TokenTree::Ident(id), rest @ ..] = tokens {
             if id == "spawn" && starts_future(rest.first()) {
                 let syntax = if is_paren(rest.first()) {
@@ -339,6 +349,13 @@ impl<'d> Marker<'d> {
                         i += 1;
                         continue;
                     }
+                } else if id == "cancel"
+                    && stmts
+                    && i >= 2
+                    && is_arrow_at(tokens, i - 2)
+                    && (next.is_none() || is_punct(next, ','))
+                {
+                    self.arm_cancels.push(id.span());
                 } else if id == "cancel" && at_start {
                     if is_punct(next, ';') {
                         self.push_form(RawForm::Cancel { span: id.span() }, id.span(), &mut out);

@@ -29,9 +29,17 @@ pub mod late_option {
 /// Raises the warning for a body whose value is written `Ok(..)` / `Err(..)`.
 #[deprecated(
     note = "the body's value is `T`, not `Result<T, E>`: write `v` instead of \
-                     `Ok(v)`, or `Err(e)?` / `return Err(e.into())` instead of `Err(e)`; the \
-                     scope wraps the value itself (to make a `Result` the value, bind it first: \
-                     `let r = Ok(v); r`)"
+                     `Ok(v)` (the scope adds the `Ok` itself), and `Err(e)?` instead of \
+                     `Err(e)`; to make a `Result` the value, bind it first: `let r = Ok(v); r`"
 )]
 #[inline(always)]
 pub const fn body_value_is_a_result() {}
+
+/// Raises the warning for an arm handler written `=> cancel,`.
+#[deprecated(
+    note = "`=> cancel,` is the value of a variable named `cancel`, not the cancel \
+                     form: to cancel the group and stop the body, write `=> { cancel; }` (to \
+                     mean the variable, write `=> (cancel),`)"
+)]
+#[inline(always)]
+pub const fn arm_cancel_is_a_value() {}

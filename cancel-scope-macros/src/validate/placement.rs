@@ -11,10 +11,11 @@
 //! - In `#[cancel_scoped]`, the keyword form `spawn EXPR` is an error (rustc has already
 //!   rejected the line; we say what to write), and so is an `Ok(..)` / `Err(..)` tail when
 //!   `T` is not a `Result`.
-//! - `NAME = ..;` at the top level after the first statement, NAME an option, warns; so does
-//!   an `Ok(..)` / `Err(..)` tail of `cancel_scope!` (the macro cannot know `T`).
+//! - `NAME = ..;` at the top level after the first statement, NAME an option, warns; so do
+//!   an `Ok(..)` / `Err(..)` tail of `cancel_scope!` (the macro cannot know `T`) and an arm
+//!   handler written `=> cancel,` (a variable's value; the form is `=> { cancel; }`).
 
-use crate::body::{Body, Ctx, FormKind, Tail};
+use crate::body::{Body, Ctx, FormKind, Tail, Variant};
 use crate::diagnostics::{Diagnostics, Warning, source_text};
 use crate::mark::{Position, SpawnSyntax};
 use crate::options::Site;
@@ -186,18 +187,32 @@ pub(crate) fn validate_body(
             diag.warn(Warning::LateOption { kind, span });
         }
     }
-    if let Tail::ResultCall(span) = body.tail {
+    for &span in &body.arm_cancels {
+        diag.warn(Warning::ArmCancelIsAValue { span });
+    }
+    if let Tail::ResultCall {
+        variant,
+        span,
+        call,
+        args,
+    } = &body.tail
+    {
         match (site, value_ty) {
-            (Site::Macro, _) => diag.warn(Warning::BodyValueIsResult { span }),
+            (Site::Macro, _) => diag.warn(Warning::BodyValueIsResult { span: *span }),
             (Site::Attr, Some(ty)) if !is_result(ty) => {
-                diag.error(
-                    span,
+                let ty = source_text(ty);
+                let args = source_text(args);
+                let fix = match variant {
+                    Variant::Ok => format!("write `{args}` instead of `Ok({args})`"),
+                    Variant::Err => format!("to fail the body, write `Err({args})?`"),
+                };
+                diag.push(syn::Error::new_spanned(
+                    call,
                     format_args!(
-                        "the body's value is `{}` (the `T` of `ScopeResult<T, E>`), not a `Result`: write \
-                         `v` instead of `Ok(v)`, or use `?` (`Err(e)?`); the scope adds the `Ok`",
-                        source_text(ty)
+                        "the body's value is `{ty}` (the `T` of `ScopeResult<T, E>`), not a `Result`: \
+                         {fix}; the scope adds the `Ok` itself, and `?` works on `E`"
                     ),
-                );
+                ));
                 actions.push(Action::Rejected);
             }
             (Site::Attr, _) => {}
@@ -280,10 +295,15 @@ mod tests {
     fn late_options_and_result_tails_warn() {
         let (plan, errs, warnings) = plan(
             Site::Macro,
-            quote! { let x = 1; limit = 4; { grace = 2; } (timeout) = 3; other = 1; Ok(x) },
+            quote! {
+                let x = 1; limit = 4; { grace = 2; } (timeout) = 3; other = 1;
+                match x { 1 => cancel, _ => (cancel) };
+                tokio::select! { _ = a => cancel, _ = b => { cancel } }
+                Ok(x)
+            },
         );
         assert!(errs.is_empty() && plan.accepted());
-        assert_eq!(warnings, 2);
+        assert_eq!(warnings, 4);
         // In the attribute, an `Ok(..)` tail is an error when `T` is not a `Result`.
         let mut diag = Diagnostics::default();
         let body = Body::parse(quote! { limit = 4; Ok(1) }, &mut diag).unwrap();

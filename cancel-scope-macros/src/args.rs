@@ -197,3 +197,117 @@ pub(crate) fn parse_attr_args(input: ParseStream<'_>, diag: &mut Diagnostics) ->
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::OptValue;
+    use quote::quote;
+
+    fn macro_opts(ts: TokenStream) -> (RawOptions, TokenStream, Vec<String>) {
+        let mut diag = Diagnostics::default();
+        let (opts, body) = (|s: ParseStream<'_>| Ok(parse_macro_options(s, &mut diag)))
+            .parse2(ts)
+            .unwrap();
+        (opts, body, diag.messages())
+    }
+
+    fn attr_args(ts: TokenStream) -> (RawOptions, Vec<String>) {
+        let mut diag = Diagnostics::default();
+        let opts = (|s: ParseStream<'_>| Ok(parse_attr_args(s, &mut diag)))
+            .parse2(ts)
+            .unwrap();
+        (opts, diag.messages())
+    }
+
+    #[test]
+    fn all_options_then_the_body() {
+        let (opts, body, errs) = macro_opts(quote! {
+            as tg;
+            parent = a, b;
+            timeout = Duration::from_secs(1);
+            grace = g;
+            limit = 4;
+            error = std::io::Error;
+            crate = ::my::rt;
+            spawn x;
+            1
+        });
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(opts.names.len(), 1);
+        let kinds: Vec<_> = opts.opts.iter().map(|o| o.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                OptKind::Parent,
+                OptKind::Timeout,
+                OptKind::Grace,
+                OptKind::Limit,
+                OptKind::Error,
+                OptKind::Crate
+            ]
+        );
+        assert!(matches!(&opts.opts[0].value, OptValue::List(p) if p.len() == 2));
+        assert_eq!(body.to_string(), quote!(spawn x; 1).to_string());
+    }
+
+    #[test]
+    fn options_stop_at_the_first_statement() {
+        let (opts, body, errs) = macro_opts(quote! { limit = 1; let x = 1; timeout = 5; x == 1; });
+        assert!(errs.is_empty());
+        assert_eq!(opts.opts.len(), 1);
+        assert_eq!(
+            body.to_string(),
+            quote!(let x = 1; timeout = 5; x == 1;).to_string()
+        );
+        // `==` and `=>` are not options.
+        let (opts, _, errs) = macro_opts(quote! { x == 1; });
+        assert!(errs.is_empty() && opts.opts.is_empty());
+    }
+
+    #[test]
+    fn every_bad_option_is_reported() {
+        let (opts, _, errs) = macro_opts(quote! { parents = a; timout = d; limit = 3; zzz = 1; 0 });
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].contains("unknown option `parents`; did you mean `parent`?"));
+        assert!(errs[1].contains("did you mean `timeout`?"));
+        assert!(
+            errs[2].contains("valid options are: `as NAME`, `parent`")
+                && !errs[2].contains("did you mean")
+        );
+        assert_eq!(opts.opts.len(), 1);
+        let (_, _, errs) = macro_opts(quote! { timeout = ; error = 3 + ; crate = a + b; as; 0 });
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs[0].contains("`timeout` needs a value"));
+        assert!(errs[3].contains("`as` needs a name"));
+    }
+
+    #[test]
+    fn a_missing_semicolon_is_reported_at_the_end_of_the_option() {
+        let (_, _, errs) = macro_opts(quote! { limit = 3 1 });
+        assert_eq!(
+            errs,
+            ["expected `;` after the `limit` option: it takes a `usize` expression"]
+        );
+        let (_, _, errs) = macro_opts(quote! { limit = 3 });
+        assert_eq!(errs, ["expected `;` after this option"]);
+    }
+
+    #[test]
+    fn attribute_arguments() {
+        let (opts, errs) = attr_args(
+            quote!(as tg, parent = [a, b], timeout = Duration::from_millis(5), limit = 2, crate = cs),
+        );
+        assert!(errs.is_empty());
+        assert_eq!(opts.names.len(), 1);
+        assert_eq!(opts.opts.len(), 4);
+        let (opts, errs) = attr_args(quote!(timout = 1, parnt = x, grace = g));
+        assert_eq!(errs.len(), 2);
+        assert!(
+            errs[0]
+                .contains("unknown `#[cancel_scoped]` argument `timout`; did you mean `timeout`?")
+        );
+        assert!(errs[1].contains("did you mean `parent`?"));
+        assert_eq!(opts.opts.len(), 1);
+    }
+}

@@ -29,6 +29,7 @@ mod body;
 mod diagnostics;
 mod expand;
 mod fallback;
+mod lexical;
 mod mark;
 mod options;
 mod select;

@@ -13,6 +13,10 @@
 //! names) are split into arms, and only the arm handlers are marked.
 
 use crate::diagnostics::Diagnostics;
+use crate::lexical::{
+    find_punct, is_arrow_at, is_ident, is_keyword, is_macro_args, is_paren, is_punct,
+    standalone_eq, starts_future,
+};
 use crate::options::OptKind;
 use crate::select::{self, RawSelect};
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
@@ -82,50 +86,6 @@ enum Seq {
     Expr,
 }
 
-/// Rust keywords; an identifier that is one of these cannot be a plain value.
-const KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-    "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
-    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
-    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
-];
-
-/// Keywords that can start the expression after `spawn`.
-const EXPR_KEYWORDS: &[&str] = &[
-    "async", "move", "unsafe", "loop", "match", "while", "self", "Self", "super", "crate", "if",
-    "for",
-];
-
-fn is_punct(tt: Option<&TokenTree>, c: char) -> bool {
-    matches!(tt, Some(TokenTree::Punct(p)) if p.as_char() == c)
-}
-
-fn is_ident(tt: Option<&TokenTree>, name: &str) -> bool {
-    matches!(tt, Some(TokenTree::Ident(i)) if i == name)
-}
-
-fn is_paren(tt: Option<&TokenTree>) -> bool {
-    matches!(tt, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis)
-}
-
-/// Can `next` start the future expression of the keyword form `spawn EXPR`? Only tokens for
-/// which `spawn NEXT` is not valid Rust, so that `spawn.x`, `spawn = 1`, `spawn::f()`,
-/// `spawn!(..)`, `spawn => ..` and `S { spawn, .. }` stay ordinary Rust.
-pub(crate) fn starts_future(next: Option<&TokenTree>) -> bool {
-    match next {
-        Some(TokenTree::Ident(i)) => {
-            let s = i.to_string();
-            !KEYWORDS.contains(&s.as_str()) || EXPR_KEYWORDS.contains(&s.as_str())
-        }
-        Some(TokenTree::Literal(_)) => true,
-        Some(TokenTree::Group(g)) => {
-            matches!(g.delimiter(), Delimiter::Parenthesis | Delimiter::None)
-        }
-        _ => false,
-    }
-}
-
 /// A marker `__cancel_scope_private_form!(index)` with the span of the form's keyword (its
 /// delimiter that of the macro call it replaces, so that `select! { .. }` needs no `;`).
 fn marker(index: usize, span: Span, delimiter: Delimiter) -> [TokenTree; 3] {
@@ -140,47 +100,6 @@ fn marker(index: usize, span: Span, delimiter: Delimiter) -> [TokenTree; 3] {
         TokenTree::Punct(bang),
         TokenTree::Group(group),
     ]
-}
-
-/// Is `tokens[i]` (a group) the argument list of a macro call (`path!(..)`, `m! {..}`,
-/// `macro_rules! name {..}`)?
-fn is_macro_args(tokens: &[TokenTree], i: usize) -> bool {
-    let prev = |k: usize| i.checked_sub(k).and_then(|j| tokens.get(j));
-    if is_punct(prev(1), '!') {
-        if let Some(TokenTree::Ident(id)) = prev(2) {
-            return !KEYWORDS.contains(&id.to_string().as_str());
-        }
-        return false;
-    }
-    matches!(prev(1), Some(TokenTree::Ident(_)))
-        && is_punct(prev(2), '!')
-        && is_ident(prev(3), "macro_rules")
-}
-
-/// Index of the first token at or after `from` that is one of `terms` at this level.
-fn find_punct(tokens: &[TokenTree], from: usize, terms: &[char]) -> usize {
-    (from..tokens.len())
-        .find(|&j| matches!(&tokens[j], TokenTree::Punct(p) if terms.contains(&p.as_char())))
-        .unwrap_or(tokens.len())
-}
-
-/// Is `tokens[k]` an `=` that is an assignment or a `let` initialiser (not part of `==`,
-/// `+=`, `<=`, `=>`, ...)?
-fn standalone_eq(tokens: &[TokenTree], k: usize) -> bool {
-    let Some(TokenTree::Punct(p)) = tokens.get(k) else {
-        return false;
-    };
-    if p.as_char() != '=' || p.spacing() != Spacing::Alone {
-        return false;
-    }
-    !matches!(k.checked_sub(1).map(|j| &tokens[j]), Some(TokenTree::Punct(q)) if q.spacing() == Spacing::Joint)
-}
-
-/// Is `tokens[i]` right after `=>`?
-pub(crate) fn is_arrow_at(tokens: &[TokenTree], i: usize) -> bool {
-    matches!((tokens.get(i), tokens.get(i + 1)),
-        (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
-            if a.as_char() == '=' && a.spacing() == Spacing::Joint && b.as_char() == '>')
 }
 
 /// The marking pass and its state.
@@ -364,7 +283,7 @@ impl<'d> Marker<'d> {
                         continue;
                     }
                     let extra = match next {
-                        Some(TokenTree::Ident(n)) => !KEYWORDS.contains(&n.to_string().as_str()),
+                        Some(TokenTree::Ident(n)) => !is_keyword(&n.to_string()),
                         Some(TokenTree::Literal(_)) => true,
                         _ => false,
                     };
@@ -392,7 +311,11 @@ impl<'d> Marker<'d> {
                     } else {
                         out.push(tt.clone());
                     }
-                    at_start = false;
+                    // `m! { .. }` is a whole statement; the next token starts another.
+                    at_start = stmts && g.delimiter() == Delimiter::Brace;
+                    if at_start {
+                        first_stmt = false;
+                    }
                 }
                 TokenTree::Group(g) => {
                     let inner: Vec<TokenTree> = g.stream().into_iter().collect();
@@ -440,176 +363,5 @@ pub(crate) fn first_keyword_spawn(marked: &Marked) -> Option<Span> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use quote::quote;
-
-    fn s(ts: TokenStream) -> String {
-        ts.to_string().replace(' ', "")
-    }
-
-    fn marked(ts: TokenStream) -> (Marked, Vec<String>) {
-        let mut diag = Diagnostics::default();
-        let marked = Marker::new(&mut diag).mark_body(ts);
-        (marked, diag.messages())
-    }
-
-    fn m(i: usize) -> String {
-        format!("{MARKER}!({i})")
-    }
-
-    #[test]
-    fn forms_become_markers() {
-        let (out, errs) = marked(quote! {
-            spawn fetch(url);
-            let h = spawn async { 1 };
-            for u in urls { spawn (u); }
-            match m { A => { cancel; } B => spawn b, _ => {} }
-            h2 = spawn f();
-            v.push(spawn(g()));
-            spawn g()
-        });
-        assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(
-            s(out.tokens),
-            format!(
-                "{};leth={};foruinurls{{{};}}matchm{{A=>{{{};}}B=>{},_=>{{}}}}h2={};v.push({});{}",
-                m(0),
-                m(1),
-                m(2),
-                m(3),
-                m(4),
-                m(5),
-                m(6),
-                m(7)
-            )
-        );
-        let kinds: Vec<_> = out
-            .forms
-            .iter()
-            .map(|f| match f {
-                RawForm::Spawn {
-                    syntax,
-                    position,
-                    expr,
-                    ..
-                } => format!("{syntax:?}/{position:?}/{}", s(expr.clone())),
-                RawForm::Cancel { .. } => "cancel".into(),
-                RawForm::Select(_) => "select".into(),
-            })
-            .collect();
-        assert_eq!(
-            kinds,
-            [
-                "Keyword/Statement/fetch(url)",
-                "Keyword/Statement/async{1}",
-                "Call/Statement/(u)",
-                "cancel",
-                "Keyword/Statement/b",
-                "Keyword/Statement/f()",
-                "Call/Expression/(g())",
-                "Keyword/Statement/g()",
-            ]
-        );
-    }
-
-    #[test]
-    fn ordinary_rust_is_left_alone() {
-        let src = quote! {
-            let s = S { spawn };
-            let t = S { spawn: 1, cancel };
-            match x { spawn => 1, cancel => 2 }
-            cancel = 3;
-            cancel.method();
-            cancel(4);
-            spawn!(x);
-            spawn::x(1);
-            self::spawn(x);
-            tokio::spawn(x);
-            rt.spawn(x);
-            spawn.await;
-            spawn = 5;
-            spawn == 6;
-            fn spawn(x: u8) {}
-            let r: Vec<u8> = vec![spawn, cancel];
-            other! { spawn x; cancel; }
-            { spawn }
-        };
-        let (out, errs) = marked(src.clone());
-        assert!(errs.is_empty(), "{errs:?}");
-        assert!(out.forms.is_empty());
-        assert_eq!(s(out.tokens), s(src));
-    }
-
-    #[test]
-    fn select_arms_are_split_and_marked() {
-        let (out, errs) = marked(quote! {
-            loop {
-                tokio::select! {
-                    biased;
-                    Ok(conn) = listener.accept() => { spawn handle(conn); }
-                    _ = &mut stop, if armed => { cancel; }
-                    v = rx.recv() => spawn work(v),
-                    else => break,
-                }
-            }
-        });
-        assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(out.forms.len(), 4);
-        let RawForm::Select(select) = &out.forms[3] else {
-            panic!("{:?}", out.forms[3]);
-        };
-        assert_eq!(s(select.path.clone()), "tokio::select!");
-        let heads: Vec<String> = select.arms.iter().map(|a| s(a.head.clone())).collect();
-        assert_eq!(
-            heads,
-            [
-                "biased;Ok(conn)=listener.accept()",
-                "_=&mutstop,ifarmed",
-                "v=rx.recv()",
-                "else"
-            ]
-        );
-        let handlers: Vec<String> = select.arms.iter().map(|a| s(a.handler.clone())).collect();
-        assert_eq!(
-            handlers,
-            [
-                format!("{{{};}}", m(0)),
-                format!("{{{};}}", m(1)),
-                format!("{{{};}}", m(2)),
-                "break".into()
-            ]
-        );
-        assert_eq!(s(out.tokens), format!("loop{{{MARKER}!{{3}}}}"));
-        // `futures::select_biased!` and a bare `select!` too; other macros stay opaque.
-        let (out, _) = marked(
-            quote! { futures::select_biased! { _ = a => spawn x(), } select!(b = c => { cancel; }) join!(spawn y) },
-        );
-        assert_eq!(
-            out.forms
-                .iter()
-                .filter(|f| matches!(f, RawForm::Select(_)))
-                .count(),
-            2
-        );
-    }
-
-    #[test]
-    fn syntax_errors_and_late_options() {
-        let (out, errs) =
-            marked(quote! { spawn; cancel now; cancel 5; x = 1; limit = 4; { grace = 1; } spawn });
-        assert_eq!(errs.len(), 4, "{errs:?}");
-        assert!(errs[0].contains("`spawn` needs a future"));
-        assert!(errs[1].contains("`cancel` takes nothing after it"));
-        assert!(errs[3].contains("`spawn` needs a future"));
-        let late: Vec<_> = out.late_options.iter().map(|(k, _)| k.name()).collect();
-        assert_eq!(late, ["limit"]);
-        assert!(first_keyword_spawn(&out).is_none());
-    }
-
-    #[test]
-    fn attributes_keep_a_statement_start() {
-        let (out, _) = marked(quote! { #[allow(unused)] let h = spawn f(); });
-        assert!(first_keyword_spawn(&out).is_some());
-    }
-}
+#[path = "mark_tests.rs"]
+mod tests;

@@ -16,7 +16,8 @@
 //! macro call is cut out whole and replaced by a marker; the expand stage writes it back with
 //! the handlers rewritten.
 
-use crate::mark::{self, Marker};
+use crate::lexical;
+use crate::mark::Marker;
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 
 /// One arm as written.
@@ -80,7 +81,7 @@ pub(crate) fn split(args: &Group, out: &mut Vec<TokenTree>, marker: &mut Marker<
     let tokens: Vec<TokenTree> = args.stream().into_iter().collect();
     let mut arms = Vec::new();
     let mut i = 0;
-    while let Some(arrow) = (i..tokens.len()).find(|&j| mark::is_arrow_at(&tokens, j)) {
+    while let Some(arrow) = (i..tokens.len()).find(|&j| lexical::is_arrow_at(&tokens, j)) {
         let head: TokenStream = tokens[i..arrow].iter().cloned().collect();
         let arrow_tokens: TokenStream = tokens[arrow..arrow + 2].iter().cloned().collect();
         let start = arrow + 2;
@@ -118,5 +119,70 @@ pub(crate) fn split(args: &Group, out: &mut Vec<TokenTree>, marker: &mut Marker<
         span: args.span(),
         arms,
         rest: tokens[i.min(tokens.len())..].iter().cloned().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::Diagnostics;
+    use quote::quote;
+
+    fn split_call(call: TokenStream) -> (TokenStream, RawSelect) {
+        let mut out: Vec<TokenTree> = call.into_iter().collect();
+        let Some(TokenTree::Group(args)) = out.pop() else {
+            panic!("no group");
+        };
+        assert!(is_select_call(&out));
+        let mut diag = Diagnostics::default();
+        let raw = split(&args, &mut out, &mut Marker::new(&mut diag));
+        (out.into_iter().collect(), raw)
+    }
+
+    #[test]
+    fn the_path_is_taken_whole() {
+        for (call, path) in [
+            (quote!(let x = tokio::select! {}), "tokio :: select !"),
+            (
+                quote!(::futures::select_biased! {}),
+                ":: futures :: select_biased !",
+            ),
+            (quote!(f(); select!()), "select !"),
+        ] {
+            let (rest, raw) = split_call(call);
+            assert_eq!(raw.path.to_string(), path);
+            assert!(!rest.to_string().contains("select"));
+        }
+        assert!(!is_select_call(
+            &quote!(selector!).into_iter().collect::<Vec<_>>()
+        ));
+    }
+
+    #[test]
+    fn arms_with_and_without_blocks_and_commas() {
+        let (_, raw) = split_call(quote!(select! {
+            a = f(), if c => { x } b = g() => { y }.len(), c = h() => z, default => {}
+        }));
+        let parts: Vec<_> = raw
+            .arms
+            .iter()
+            .map(|a| {
+                (
+                    a.head.to_string(),
+                    a.handler.to_string(),
+                    a.comma.is_empty(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("a = f () , if c".into(), "{ x }".into(), true),
+                ("b = g ()".into(), "{ y } . len ()".into(), false),
+                ("c = h ()".into(), "z".into(), false),
+                ("default".into(), "{ }".into(), true),
+            ]
+        );
+        assert!(raw.rest.is_empty());
     }
 }

@@ -8,7 +8,7 @@
 //! `validate`'s, the generated code `expand`'s.
 
 use crate::diagnostics::Diagnostics;
-use crate::mark::{self, Marker, Position, RawForm, SpawnSyntax};
+use crate::mark::{self, Marker, Position, RawForm, SpawnSyntax, Spawner};
 use crate::options::OptKind;
 use crate::select::RawSelect;
 use proc_macro2::{Span, TokenStream};
@@ -50,6 +50,7 @@ pub(crate) struct Arm {
 #[derive(Clone, Debug)]
 pub(crate) enum FormKind {
     Spawn {
+        spawner: Spawner,
         syntax: SpawnSyntax,
         position: Position,
         expr: Expr,
@@ -198,6 +199,7 @@ impl Form {
         let (span, kind) = match raw {
             RawForm::Spawn {
                 span,
+                spawner,
                 syntax,
                 position,
                 expr,
@@ -207,6 +209,7 @@ impl Form {
                     expr = (*p.expr).clone();
                 }
                 let kind = FormKind::Spawn {
+                    spawner,
                     syntax,
                     position,
                     expr,

@@ -35,6 +35,7 @@
 use crate::attr::FnItem;
 use crate::body::{Body, FormKind, Tail, marker_index};
 use crate::diagnostics::Warning;
+use crate::mark::Spawner;
 use crate::options::{OptKind, OptValue};
 use crate::validate::{Action, Config, Plan};
 use proc_macro2::{Span, TokenStream, TokenTree};
@@ -144,18 +145,22 @@ impl Rewrite<'_> {
         let span = form.span;
         let tg = Ident::new("__tg", Span::mixed_site().located_at(span));
         let tokens = match (&form.kind, action) {
-            (FormKind::Spawn { expr, .. }, Action::Spawn) => {
+            (FormKind::Spawn { spawner, expr, .. }, Action::Spawn) => {
                 self.used_tg = true;
                 let arg = self.rewritten(expr);
-                let method = Ident::new("spawn", span);
+                // The group's method for each spawn-like form.
+                let method = match spawner {
+                    Spawner::Task => "spawn",
+                };
+                let method = Ident::new(method, span);
                 let dot = quote_spanned!(span=> .);
                 // The argument keeps its own spans, so "not a future", "not Send" and borrow
                 // errors point at the user's expression.
                 quote!(#tg #dot #method(#arg))
             }
-            (FormKind::Spawn { expr, .. }, Action::CallAsWritten) => {
+            (FormKind::Spawn { spawner, expr, .. }, Action::CallAsWritten) => {
                 let arg = self.rewritten(expr);
-                let name = Ident::new("spawn", span);
+                let name = Ident::new(spawner.keyword(), span);
                 quote!(#name(#arg))
             }
             (FormKind::Cancel, Action::Cancel) => {

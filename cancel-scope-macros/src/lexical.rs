@@ -24,14 +24,17 @@ pub(crate) fn is_keyword(name: &str) -> bool {
     KEYWORDS.contains(&name)
 }
 
+/// Is `tt` the punctuation `c`?
 pub(crate) fn is_punct(tt: Option<&TokenTree>, c: char) -> bool {
     matches!(tt, Some(TokenTree::Punct(p)) if p.as_char() == c)
 }
 
+/// Is `tt` the identifier `name`?
 pub(crate) fn is_ident(tt: Option<&TokenTree>, name: &str) -> bool {
     matches!(tt, Some(TokenTree::Ident(i)) if i == name)
 }
 
+/// Is `tt` a parenthesised group?
 pub(crate) fn is_paren(tt: Option<&TokenTree>) -> bool {
     matches!(tt, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis)
 }
@@ -87,7 +90,7 @@ pub(crate) fn standalone_eq(tokens: &[TokenTree], k: usize) -> bool {
     !matches!(k.checked_sub(1).map(|j| &tokens[j]), Some(TokenTree::Punct(q)) if q.spacing() == Spacing::Joint)
 }
 
-/// Is `tokens[i]` right after `=>`?
+/// Do `tokens[i]` and `tokens[i + 1]` spell `=>`?
 pub(crate) fn is_arrow_at(tokens: &[TokenTree], i: usize) -> bool {
     matches!((tokens.get(i), tokens.get(i + 1)),
         (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))

@@ -24,6 +24,30 @@ use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenS
 /// The marker macro's name. It never reaches the output: the expand stage replaces every one.
 pub(crate) const MARKER: &str = "__cancel_scope_private_form";
 
+/// The spawn-like forms, by keyword. A new one (`spawn_local EXPR;`) is a variant and its
+/// keyword here, plus its runtime call in `expand` (an exhaustive `match` there); marking,
+/// placement rules and messages follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spawner {
+    /// `spawn EXPR`: a task of the group (`TaskGroup::spawn`).
+    Task,
+}
+
+impl Spawner {
+    pub(crate) const ALL: &[Spawner] = &[Spawner::Task];
+
+    /// The form's keyword.
+    pub(crate) fn keyword(self) -> &'static str {
+        match self {
+            Spawner::Task => "spawn",
+        }
+    }
+
+    fn from_keyword(ident: &Ident) -> Option<Spawner> {
+        Spawner::ALL.iter().copied().find(|s| ident == s.keyword())
+    }
+}
+
 /// How a `spawn` form was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SpawnSyntax {
@@ -47,6 +71,7 @@ pub(crate) enum Position {
 pub(crate) enum RawForm {
     Spawn {
         span: Span,
+        spawner: Spawner,
         syntax: SpawnSyntax,
         position: Position,
         /// The future expression, its own forms already marked.
@@ -152,7 +177,8 @@ impl<'d> Marker<'d> {
             }
         }
         if let [TokenTree::Ident(id), rest @ ..] = tokens {
-            if id == "spawn" && starts_future(rest.first()) {
+            if let Some(spawner) = Spawner::from_keyword(id).filter(|_| starts_future(rest.first()))
+            {
                 let syntax = if is_paren(rest.first()) {
                     SpawnSyntax::Call
                 } else {
@@ -162,6 +188,7 @@ impl<'d> Marker<'d> {
                 let mut out = Vec::new();
                 let form = RawForm::Spawn {
                     span: id.span(),
+                    spawner,
                     syntax,
                     position: Position::Statement,
                     expr,
@@ -202,11 +229,12 @@ impl<'d> Marker<'d> {
             }
             if let TokenTree::Ident(id) = tt {
                 if at_start && level == Level::Top && !first_stmt && standalone_eq(tokens, i + 1) {
-                    if let Some(kind) = OptKind::from_name(&id.to_string()) {
+                    let name = id.to_string();
+                    if let Some(kind) = OptKind::from_name(&name).filter(|_| !is_keyword(&name)) {
                         self.late_options.push((kind, id.span()));
                     }
                 }
-                if id == "spawn" {
+                if let Some(spawner) = Spawner::from_keyword(id) {
                     let after_eq = stmts && i > 0 && standalone_eq(tokens, i - 1);
                     let after_arrow = stmts && i >= 2 && is_arrow_at(tokens, i - 2);
                     let position = if at_start || after_eq || after_arrow {
@@ -241,6 +269,7 @@ impl<'d> Marker<'d> {
                         };
                         let form = RawForm::Spawn {
                             span: id.span(),
+                            spawner,
                             syntax,
                             position,
                             expr,
@@ -256,9 +285,12 @@ impl<'d> Marker<'d> {
                     let may_be_shorthand =
                         level == Level::Nested && i == 0 && stmts && next.is_none();
                     if position == Position::Statement && nothing_after && !may_be_shorthand {
+                        let kw = spawner.keyword();
                         self.diag.error(
                             id.span(),
-                            "`spawn` needs a future to spawn: `spawn EXPR;` (for example `spawn async { .. };`)",
+                            format_args!(
+                                "`{kw}` needs a future to spawn: `{kw} EXPR;` (for example `{kw} async {{ .. }};`)"
+                            ),
                         );
                         out.push(TokenTree::Group(Group::new(
                             Delimiter::Parenthesis,

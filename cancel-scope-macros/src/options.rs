@@ -1,10 +1,22 @@
 //! The options, described once: the [`OptKind`] table (name, value shape, what the value should
 //! look like, where it may be written), the value grammar every shape shares, and the
-//! "did you mean" search over the table.
+//! "did you mean" search over the table. The parse stage (`args`) records what was written;
+//! whether a combination is allowed is `validate`'s job.
 //!
-//! Adding an option is one row of `options_table!` plus its expansion (the exhaustive `match`
-//! in `expand::builder` says where). The parse stage (`parse_options`) records what was
-//! written; whether a combination is allowed is `validate`'s job.
+//! Adding an option:
+//!
+//! 1. one row of `options_table!` below: `Supervise => "supervise", Flag, Sites::Both,
+//!    "nothing";` (a flag: `supervise;` in the macro, `supervise` in the attribute) or
+//!    `CancelOn => "cancel_on", ExprList, Sites::Both, "one or more futures (..)";` (a list:
+//!    `cancel_on = a, b;` / `cancel_on = [a, b]`);
+//! 2. its expansion: one arm of the exhaustive `match` in `expand::builder`
+//!    (`(OptKind::Supervise, OptValue::Flag) => out.extend(quote!(.supervise()))`, or one
+//!    `.cancel_on(#e)` per expression of `OptValue::List`);
+//! 3. if NAME can be assigned (it is not a keyword), one line in the runtime's
+//!    `__private::late_option!` list, for the late-option warning (a unit test checks it).
+//!
+//! Parsing, "did you mean", the list of valid names, duplicates and the attribute's argument
+//! grammar follow from the row.
 
 use proc_macro2::Span;
 use quote::ToTokens as _;
@@ -283,6 +295,24 @@ mod tests {
             ]
         );
         assert!(!OptKind::names_at(Site::Attr).contains(&"error"));
+    }
+
+    /// Every option that can be assigned late has its warning item in the runtime's
+    /// `__private::late_option` (a new row needs one line there too).
+    #[test]
+    fn every_option_has_its_late_option_warning() {
+        let private = include_str!("../../cancel-scope/src/private.rs");
+        for kind in OptKind::ALL {
+            if crate::lexical::is_keyword(kind.name()) {
+                continue;
+            }
+            let row = format!("\n        {} => \"`{} = ..`", kind.name(), kind.name());
+            assert!(
+                private.contains(&row),
+                "no `late_option` item for `{}`",
+                kind.name()
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use crate::body::{Body, Ctx, FormKind, Tail, Variant};
 use crate::diagnostics::{Diagnostics, Warning, source_text};
-use crate::mark::{Position, SpawnSyntax};
+use crate::mark::{Position, SpawnSyntax, Spawner};
 use crate::options::Site;
 use syn::Type;
 
@@ -77,20 +77,21 @@ fn is_result(ty: &Type) -> bool {
 fn spawn_action(
     site: Site,
     here: Ctx,
-    syntax: SpawnSyntax,
-    position: Position,
+    spawner: Spawner,
+    (syntax, position): (SpawnSyntax, Position),
     expr: &syn::Expr,
     span: proc_macro2::Span,
     diag: &mut Diagnostics,
 ) -> Action {
+    let kw = spawner.keyword();
     match (here, syntax, position) {
         (Ctx::Body, SpawnSyntax::Keyword, Position::Statement) if site == Site::Attr => {
             diag.error(
                 span,
                 format_args!(
-                    "in a `#[cancel_scoped]` body, the spawn form is written with parentheses: \
-                     `spawn({});` (an attribute's input must be valid Rust, so rustc rejects \
-                     `spawn EXPR` before this macro runs: ignore its hint for this line)",
+                    "in a `#[cancel_scoped]` body, the {kw} form is written with parentheses: \
+                     `{kw}({});` (an attribute's input must be valid Rust, so rustc rejects \
+                     `{kw} EXPR` before this macro runs: ignore its hint for this line)",
                     source_text(expr)
                 ),
             );
@@ -100,9 +101,11 @@ fn spawn_action(
         (_, SpawnSyntax::Keyword, Position::Expression) => {
             diag.error(
                 span,
-                "`spawn EXPR` is only recognised at the start of a statement (or after `let PAT =`, \
-                 `x =` or a match arm's `=>`) in the scope body; elsewhere name the task group with \
-                 `as tg;` and call `tg.spawn(EXPR)`",
+                format_args!(
+                    "`{kw} EXPR` is only recognised at the start of a statement (or after `let PAT =`, \
+                     `x =` or a match arm's `=>`) in the scope body; elsewhere name the task group \
+                     with `as tg;` and call `tg.{kw}(EXPR)`"
+                ),
             );
             Action::Rejected
         }
@@ -111,11 +114,11 @@ fn spawn_action(
             diag.error(
                 span,
                 format_args!(
-                    "`spawn({expr})` inside an expression is not the spawn form: the form is \
+                    "`{kw}({expr})` inside an expression is not the {kw} form: the form is \
                      recognised at the start of a statement and after `let h =`. Spawn first, \
-                     then use the handle:\n    let h = spawn({expr});\n    \
-                     /* `h` where `spawn({expr})` was */\n\
-                     (to call a function named `spawn`, write its path, e.g. `tokio::spawn(..)`)"
+                     then use the handle:\n    let h = {kw}({expr});\n    \
+                     /* `h` where `{kw}({expr})` was */\n\
+                     (to call a function named `{kw}`, write its path, e.g. `tokio::{kw}(..)`)"
                 ),
             );
             Action::Rejected
@@ -125,9 +128,9 @@ fn spawn_action(
             diag.error(
                 span,
                 format_args!(
-                    "`spawn EXPR` cannot be used inside {}: the forms only work in the scope body \
+                    "`{kw} EXPR` cannot be used inside {}: the forms only work in the scope body \
                      and its plain blocks; name the task group with `as tg;` and call \
-                     `tg.spawn(EXPR)` here (clone `tg` to move it into a closure or task)",
+                     `tg.{kw}(EXPR)` here (clone `tg` to move it into a closure or task)",
                     here.describe()
                 ),
             );
@@ -149,10 +152,11 @@ pub(crate) fn validate_body(
         let span = form.span;
         let action = match &form.kind {
             FormKind::Spawn {
+                spawner,
                 syntax,
                 position,
                 expr,
-            } => spawn_action(site, here, *syntax, *position, expr, span, diag),
+            } => spawn_action(site, here, *spawner, (*syntax, *position), expr, span, diag),
             FormKind::Cancel if here == Ctx::Body => Action::Cancel,
             FormKind::Cancel => {
                 diag.error(

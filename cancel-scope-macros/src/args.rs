@@ -109,12 +109,17 @@ fn macro_line(s: ParseStream<'_>, out: &mut RawOptions) -> syn::Result<()> {
     Ok(())
 }
 
+/// The input of `cancel_scope!` split into its option lines and the body.
+#[derive(Debug, Default)]
+pub(crate) struct MacroArgs {
+    pub(crate) options: RawOptions,
+    /// Everything after the last option line.
+    pub(crate) body: TokenStream,
+}
+
 /// Parses the leading options of `cancel_scope!` and returns them with the remaining body
 /// tokens. Every error goes to `diag`.
-pub(crate) fn parse_macro_options(
-    input: ParseStream<'_>,
-    diag: &mut Diagnostics,
-) -> (RawOptions, TokenStream) {
+pub(crate) fn parse_macro_options(input: ParseStream<'_>, diag: &mut Diagnostics) -> MacroArgs {
     let mut out = RawOptions::default();
     while at_option(input) {
         let (line, semi) = match take_until_semi(input) {
@@ -137,7 +142,7 @@ pub(crate) fn parse_macro_options(
         }
     }
     let body = input.parse::<TokenStream>().unwrap_or_default();
-    (out, body)
+    MacroArgs { options: out, body }
 }
 
 /// One argument of the attribute.
@@ -206,10 +211,10 @@ mod tests {
 
     fn macro_opts(ts: TokenStream) -> (RawOptions, TokenStream, Vec<String>) {
         let mut diag = Diagnostics::default();
-        let (opts, body) = (|s: ParseStream<'_>| Ok(parse_macro_options(s, &mut diag)))
+        let args = (|s: ParseStream<'_>| Ok(parse_macro_options(s, &mut diag)))
             .parse2(ts)
             .unwrap();
-        (opts, body, diag.messages())
+        (args.options, args.body, diag.messages())
     }
 
     fn attr_args(ts: TokenStream) -> (RawOptions, Vec<String>) {

@@ -41,9 +41,12 @@ impl ScopeInput {
         };
         // The parser itself never fails: errors go to `diag`.
         let _ = parser.parse2(input);
-        let (options, body_tokens) = split.unwrap_or_default();
-        let body = Body::parse(body_tokens, diag);
-        ScopeInput { options, body }
+        let args = split.unwrap_or_default();
+        let body = Body::parse(args.body, diag);
+        ScopeInput {
+            options: args.options,
+            body,
+        }
     }
 }
 
@@ -70,5 +73,60 @@ impl AttrInput {
                 AttrInput::NotFn { item }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    #[test]
+    fn scope_input_keeps_options_and_body() {
+        let mut diag = Diagnostics::default();
+        let input = ScopeInput::parse(quote!(as tg; limit = 2; spawn f(); 1), &mut diag);
+        assert!(!diag.has_errors());
+        assert_eq!(input.options.names.len(), 1);
+        assert_eq!(input.options.opts.len(), 1);
+        let body = input.body.unwrap();
+        assert_eq!((body.stmts.len(), body.forms.len()), (2, 1));
+    }
+
+    #[test]
+    fn attr_input_splits_the_item() {
+        let mut diag = Diagnostics::default();
+        let input = AttrInput::parse(
+            quote!(as tg),
+            quote!(
+                #[inline]
+                pub async fn f(&self) -> ScopeResult<()> {
+                    spawn(g());
+                }
+            ),
+            &mut diag,
+        );
+        assert!(!diag.has_errors(), "{:?}", diag.messages());
+        let AttrInput::Fn {
+            options,
+            item,
+            body,
+        } = input
+        else {
+            panic!("not a fn");
+        };
+        assert_eq!(options.names.len(), 1);
+        assert_eq!(
+            (item.attrs.len(), item.sig.ident.to_string()),
+            (1, "f".into())
+        );
+        assert_eq!(body.unwrap().forms.len(), 1);
+        let input = AttrInput::parse(
+            quote!(),
+            quote!(
+                struct S;
+            ),
+            &mut diag,
+        );
+        assert!(matches!(input, AttrInput::NotFn { .. }) && diag.has_errors());
     }
 }

@@ -146,7 +146,7 @@ mod tests {
         let mut diag = Diagnostics::default();
         let raw = (|s: ParseStream<'_>| {
             Ok(match site {
-                Site::Macro => args::parse_macro_options(s, &mut diag).0,
+                Site::Macro => args::parse_macro_options(s, &mut diag).options,
                 Site::Attr => args::parse_attr_args(s, &mut diag),
             })
         })

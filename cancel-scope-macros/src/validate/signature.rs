@@ -7,7 +7,7 @@ use syn::{GenericArgument, PathArguments, ReturnType, Type};
 
 /// The `T` and `E` of a return type written `ScopeResult<T>` or `ScopeResult<T, E>` (through
 /// any path whose last segment is `ScopeResult`).
-pub(crate) fn scope_result_args(ty: &Type) -> Option<(Type, Option<Type>)> {
+pub(crate) fn scope_result_args(ty: &Type) -> Option<ScopeResultArgs> {
     let path = match ty {
         Type::Path(p) if p.qself.is_none() => &p.path,
         Type::Group(g) => return scope_result_args(&g.elem),
@@ -33,7 +33,18 @@ pub(crate) fn scope_result_args(ty: &Type) -> Option<(Type, Option<Type>)> {
     if types.next().is_some() {
         return None;
     }
-    Some((t, e))
+    Some(ScopeResultArgs {
+        value_ty: t,
+        error_ty: e,
+    })
+}
+
+/// The arguments of `ScopeResult<T, E>`.
+#[derive(Clone, Debug)]
+pub(crate) struct ScopeResultArgs {
+    pub(crate) value_ty: Type,
+    /// `None` for `ScopeResult<T>`.
+    pub(crate) error_ty: Option<Type>,
 }
 
 /// What the signature tells the expansion.
@@ -65,9 +76,9 @@ pub(crate) fn validate_fn(sig: &syn::Signature, diag: &mut Diagnostics) -> Signa
              `ScopeResult<T, E>`: add `-> ScopeResult<()>` (`cancel_scope::ScopeResult`)",
         )),
         ReturnType::Type(_, ty) => match scope_result_args(ty) {
-            Some((t, e)) => {
-                out.value_ty = Some(t);
-                out.error_ty = e;
+            Some(args) => {
+                out.value_ty = Some(args.value_ty);
+                out.error_ty = args.error_ty;
             }
             None => diag.push(syn::Error::new_spanned(
                 ty,
@@ -91,10 +102,10 @@ mod tests {
     #[test]
     fn return_types() {
         let t = |ts: TokenStream| {
-            scope_result_args(&syn::parse2(ts).unwrap()).map(|(t, e)| {
+            scope_result_args(&syn::parse2(ts).unwrap()).map(|a| {
                 (
-                    t.to_token_stream().to_string(),
-                    e.map(|e| e.to_token_stream().to_string()),
+                    a.value_ty.to_token_stream().to_string(),
+                    a.error_ty.map(|e| e.to_token_stream().to_string()),
                 )
             })
         };

@@ -5,11 +5,15 @@
 //! `cancel_scope`'s public API only (`CancelScope`, `TaskGroup`), so what they do is exactly what
 //! the runtime documents.
 //!
-//! Internally, each entry point is parse -> validate -> expand on `proc_macro2`, the stages
-//! talking through typed structures and reporting into one [`Diagnostics`](diagnostics):
+//! The forms work in the arm handlers of `select!` too: [`cancel_scope!`](macro@cancel_scope)
+//! shows the canonical server shape (an accept loop, a task per connection, a grace period,
+//! `cancel;` from the shutdown arm).
 //!
-//! - parse (`ast`, with `args`, `options`, `mark`, `select`, `body`, `attr`): what was
-//!   written, as typed structures (the options, the body with its forms marked, the
+//! Internally, each entry point is parse -> validate -> expand on `proc_macro2`, the stages
+//! talking through typed structures and reporting into one `Diagnostics`:
+//!
+//! - parse (`ast`, with `args`, `options`, `mark`, `lexical`, `select`, `body`, `attr`): what
+//!   was written, as typed structures (the options, the body with its forms marked, the
 //!   attribute's item); never generates code;
 //! - validate (`validate`): every rule, each error on the offending tokens, all reported
 //!   together; yields the `Config` and a `Plan` (one action per body form);

@@ -16,6 +16,9 @@ pub(crate) struct ScopeInput {
     pub(crate) options: RawOptions,
     /// `None` when the body's statements do not parse.
     pub(crate) body: Option<Body>,
+    /// What parsing the body reported, kept apart so that the pipeline can report it after
+    /// the options' own errors, in the order the user wrote things.
+    pub(crate) body_diagnostics: Diagnostics,
 }
 
 /// `#[cancel_scoped(ARGS)] ITEM`.
@@ -42,10 +45,12 @@ impl ScopeInput {
         // The parser itself never fails: errors go to `diag`.
         let _ = parser.parse2(input);
         let args = split.unwrap_or_default();
-        let body = Body::parse(args.body, diag);
+        let mut body_diagnostics = Diagnostics::default();
+        let body = Body::parse(args.body, &mut body_diagnostics);
         ScopeInput {
             options: args.options,
             body,
+            body_diagnostics,
         }
     }
 }
@@ -85,7 +90,7 @@ mod tests {
     fn scope_input_keeps_options_and_body() {
         let mut diag = Diagnostics::default();
         let input = ScopeInput::parse(quote!(as tg; limit = 2; spawn f(); 1), &mut diag);
-        assert!(!diag.has_errors());
+        assert!(!diag.has_errors() && !input.body_diagnostics.has_errors());
         assert_eq!(input.options.names.len(), 1);
         assert_eq!(input.options.opts.len(), 1);
         let body = input.body.unwrap();

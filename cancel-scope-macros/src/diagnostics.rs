@@ -43,6 +43,14 @@ impl Diagnostics {
         }
     }
 
+    /// Appends everything `other` recorded.
+    pub(crate) fn append(&mut self, other: Diagnostics) {
+        if let Some(e) = other.errors {
+            self.push(e);
+        }
+        self.warnings.extend(other.warnings);
+    }
+
     /// Records a warning.
     pub(crate) fn warn(&mut self, warning: Warning) {
         self.warnings.push(warning);

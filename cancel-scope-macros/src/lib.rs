@@ -54,6 +54,7 @@ pub(crate) fn scope_macro(input: TokenStream2) -> TokenStream2 {
     let mut diag = Diagnostics::default();
     let input = ScopeInput::parse(input, &mut diag);
     let config = validate::validate_options(input.options, Site::Macro, &mut diag);
+    diag.append(input.body_diagnostics);
     let error_ty = config.error_ty.as_ref();
     let code = match &input.body {
         Some(body) => {

@@ -56,10 +56,11 @@ pub(crate) enum FormKind {
         expr: Expr,
     },
     Cancel,
-    /// A `select!` call whose arm handlers may hold forms.
+    /// A `select!` call whose arm handlers may hold forms; `arms` is `None` when a handler
+    /// does not parse (the call is then left as written, for the macro to report).
     Select {
         raw: RawSelect,
-        arms: Vec<Arm>,
+        arms: Option<Vec<Arm>>,
     },
     /// `return EXPR` in the body (it returns the body's value `T`).
     Return {
@@ -221,8 +222,10 @@ impl Form {
                 let arms = raw
                     .arms
                     .iter()
-                    .map(|arm| Arm {
-                        handler: parse_expr(arm.handler.clone(), diag),
+                    .map(|arm| {
+                        syn::parse2(arm.handler.clone())
+                            .ok()
+                            .map(|handler| Arm { handler })
                     })
                     .collect();
                 (raw.span, FormKind::Select { raw, arms })
@@ -305,7 +308,7 @@ impl Placement {
         match &mut kind {
             FormKind::Spawn { expr, .. } => self.visit_expr_mut(expr),
             FormKind::Select { arms, .. } => {
-                for arm in arms {
+                for arm in arms.iter_mut().flatten() {
                     self.visit_expr_mut(&mut arm.handler);
                 }
             }

@@ -172,7 +172,14 @@ impl Rewrite<'_> {
                     }
                 }
             }
-            (FormKind::Select { raw, arms }, Action::Select) => {
+            (FormKind::Select { raw, arms: None }, Action::Select) => raw.original.clone(),
+            (
+                FormKind::Select {
+                    raw,
+                    arms: Some(arms),
+                },
+                Action::Select,
+            ) => {
                 let mut args = TokenStream::new();
                 for (arm, parsed) in raw.arms.iter().zip(arms) {
                     args.extend(arm.head.clone());

@@ -184,3 +184,15 @@ fn attribute_errors() {
         0
     );
 }
+
+#[test]
+fn a_select_whose_handlers_do_not_parse_is_left_as_written() {
+    let s = norm(scope_macro(quote!(
+        tokio::select! { a = f() => { let = ; } }
+    )));
+    assert!(!s.contains("compile_error"), "{s}");
+    assert!(
+        s.contains(&norm(quote!(tokio::select! { a = f() => { let = ; } }))),
+        "{s}"
+    );
+}

@@ -19,6 +19,8 @@
 use crate::lexical;
 use crate::mark::Marker;
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use syn::Expr;
+use syn::parse::{ParseStream, Parser as _};
 
 /// One arm as written.
 #[derive(Clone, Debug)]
@@ -44,6 +46,9 @@ pub(crate) struct RawSelect {
     pub(crate) arms: Vec<RawArm>,
     /// Tokens after the last arm that are not an arm (kept as written).
     pub(crate) rest: TokenStream,
+    /// The call exactly as written, for when its handlers cannot be parsed: it is then left
+    /// opaque, like any other macro call.
+    pub(crate) original: TokenStream,
 }
 
 /// Do the tokens written so far end with `select!` / `select_biased!` (any path before)?
@@ -78,6 +83,8 @@ fn take_path(out: &mut Vec<TokenTree>) -> TokenStream {
 /// the macro path off `out`.
 pub(crate) fn split(args: &Group, out: &mut Vec<TokenTree>, marker: &mut Marker<'_>) -> RawSelect {
     let path = take_path(out);
+    let mut original = path.clone();
+    original.extend([TokenTree::Group(args.clone())]);
     let tokens: Vec<TokenTree> = args.stream().into_iter().collect();
     let mut arms = Vec::new();
     let mut i = 0;
@@ -93,9 +100,7 @@ pub(crate) fn split(args: &Group, out: &mut Vec<TokenTree>, marker: &mut Marker<
         let end = if block {
             start + 1
         } else {
-            (start..tokens.len())
-                .find(|&j| is_comma(tokens.get(j)))
-                .unwrap_or(tokens.len())
+            expr_end(&tokens, start)
         };
         let handler = marker.mark_arm_handler(&tokens[start..end.min(tokens.len())]);
         let mut next = end;
@@ -119,6 +124,40 @@ pub(crate) fn split(args: &Group, out: &mut Vec<TokenTree>, marker: &mut Marker<
         span: args.span(),
         arms,
         rest: tokens[i.min(tokens.len())..].iter().cloned().collect(),
+        original,
+    }
+}
+
+/// Where an unbraced handler starting at `start` ends: after the Rust expression there (so
+/// that a `,` inside `f::<A, B>()` does not end it), or at the next top-level `,` when the
+/// tokens are not an expression. A leading `spawn` keyword form is skipped over.
+fn expr_end(tokens: &[TokenTree], start: usize) -> usize {
+    let comma = |j: usize| matches!(tokens.get(j), Some(TokenTree::Punct(p)) if p.as_char() == ',');
+    let next_comma = (start..tokens.len())
+        .find(|&j| comma(j))
+        .unwrap_or(tokens.len());
+    let skip = usize::from(
+        matches!(tokens.get(start), Some(TokenTree::Ident(i)) if i == "spawn")
+            && lexical::starts_future(tokens.get(start + 1)),
+    );
+    let from = (start + skip).min(tokens.len());
+    let stream: TokenStream = tokens[from..].iter().cloned().collect();
+    let total = tokens.len() - from;
+    let rest = (|s: ParseStream<'_>| {
+        s.parse::<Expr>()?;
+        s.parse::<TokenStream>()
+    })
+    .parse2(stream);
+    match rest {
+        Ok(rest) => {
+            let end = from + total - rest.into_iter().count();
+            if end == tokens.len() || comma(end) {
+                end
+            } else {
+                next_comma
+            }
+        }
+        Err(_) => next_comma,
     }
 }
 
@@ -184,5 +223,21 @@ mod tests {
             ]
         );
         assert!(raw.rest.is_empty());
+    }
+
+    #[test]
+    fn a_comma_inside_an_expression_does_not_end_the_handler() {
+        let (_, raw) = split_call(quote!(select! {
+            a = f() => HashMap::<u8, u8>::new(), b = g() => spawn h::<A, B>(x), c = k() => x < y
+        }));
+        let handlers: Vec<_> = raw.arms.iter().map(|a| a.handler.to_string()).collect();
+        assert_eq!(handlers[0], "HashMap :: < u8 , u8 > :: new ()");
+        assert!(
+            handlers[1].starts_with("{ __cancel_scope_private_form ! (0)"),
+            "{}",
+            handlers[1]
+        );
+        assert_eq!(handlers[2], "x < y");
+        assert_eq!(raw.arms.len(), 3);
     }
 }

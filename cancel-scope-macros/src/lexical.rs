@@ -2,7 +2,9 @@
 //! tokens are keywords, where a statement-level `=` or a `=>` stands, whether a group is a
 //! macro call's arguments. They look at `proc_macro2` tokens only, before syn sees anything.
 
-use proc_macro2::{Delimiter, Spacing, TokenTree};
+use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
+use syn::Expr;
+use syn::parse::{ParseStream, Parser as _};
 
 /// Rust keywords; an identifier that is one of these cannot be a plain value.
 const KEYWORDS: &[&str] = &[
@@ -95,4 +97,37 @@ pub(crate) fn is_arrow_at(tokens: &[TokenTree], i: usize) -> bool {
     matches!((tokens.get(i), tokens.get(i + 1)),
         (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
             if a.as_char() == '=' && a.spacing() == Spacing::Joint && b.as_char() == '>')
+}
+
+/// Where an unbraced arm handler (of a `match` or a `select!`) starting at `start` ends: after the Rust expression there (so
+/// that a `,` inside `f::<A, B>()` does not end it), or at the next top-level `,` when the
+/// tokens are not an expression (`;` ends it too). A leading `spawn` keyword form is skipped over.
+pub(crate) fn arm_end(tokens: &[TokenTree], start: usize) -> usize {
+    let comma = |j: usize| matches!(tokens.get(j), Some(TokenTree::Punct(p)) if p.as_char() == ',' || p.as_char() == ';');
+    let next_comma = (start..tokens.len())
+        .find(|&j| comma(j))
+        .unwrap_or(tokens.len());
+    let skip = usize::from(
+        matches!(tokens.get(start), Some(TokenTree::Ident(i)) if i == "spawn")
+            && starts_future(tokens.get(start + 1)),
+    );
+    let from = (start + skip).min(tokens.len());
+    let stream: TokenStream = tokens[from..].iter().cloned().collect();
+    let total = tokens.len() - from;
+    let rest = (|s: ParseStream<'_>| {
+        s.parse::<Expr>()?;
+        s.parse::<TokenStream>()
+    })
+    .parse2(stream);
+    match rest {
+        Ok(rest) => {
+            let end = from + total - rest.into_iter().count();
+            if end == tokens.len() || comma(end) {
+                end
+            } else {
+                next_comma
+            }
+        }
+        Err(_) => next_comma,
+    }
 }

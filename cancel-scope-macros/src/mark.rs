@@ -14,7 +14,7 @@
 
 use crate::diagnostics::Diagnostics;
 use crate::lexical::{
-    find_punct, is_arrow_at, is_ident, is_keyword, is_macro_args, is_paren, is_punct,
+    arm_end, find_punct, is_arrow_at, is_ident, is_keyword, is_macro_args, is_paren, is_punct,
     standalone_eq, starts_future,
 };
 use crate::options::OptKind;
@@ -255,7 +255,7 @@ impl<'d> Marker<'d> {
                     };
                     if is_form {
                         let end = if after_arrow {
-                            find_punct(tokens, i + 1, &[',', ';'])
+                            arm_end(tokens, i)
                         } else if position == Position::Expression && paren {
                             i + 2
                         } else {

@@ -177,3 +177,18 @@ fn attributes_keep_a_statement_start() {
     let (out, _) = marked(quote! { #[allow(unused)] let h = spawn f(); });
     assert!(first_keyword_spawn(&out).is_some());
 }
+
+#[test]
+fn an_unbraced_arm_spawn_ends_after_its_expression() {
+    let (out, errs) = marked(quote! { match m { A => spawn f::<X, Y>(), B => spawn g(a, b); } });
+    assert!(errs.is_empty(), "{errs:?}");
+    let exprs: Vec<String> = out
+        .forms
+        .iter()
+        .map(|f| match f {
+            RawForm::Spawn { expr, .. } => s(expr.clone()),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(exprs, ["f::<X,Y>()", "g(a,b)"]);
+}

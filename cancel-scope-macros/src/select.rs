@@ -19,8 +19,6 @@
 use crate::lexical;
 use crate::mark::Marker;
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
-use syn::Expr;
-use syn::parse::{ParseStream, Parser as _};
 
 /// One arm as written.
 #[derive(Clone, Debug)]
@@ -100,7 +98,7 @@ pub(crate) fn split(args: &Group, out: &mut Vec<TokenTree>, marker: &mut Marker<
         let end = if block {
             start + 1
         } else {
-            expr_end(&tokens, start)
+            lexical::arm_end(&tokens, start)
         };
         let handler = marker.mark_arm_handler(&tokens[start..end.min(tokens.len())]);
         let mut next = end;
@@ -125,39 +123,6 @@ pub(crate) fn split(args: &Group, out: &mut Vec<TokenTree>, marker: &mut Marker<
         arms,
         rest: tokens[i.min(tokens.len())..].iter().cloned().collect(),
         original,
-    }
-}
-
-/// Where an unbraced handler starting at `start` ends: after the Rust expression there (so
-/// that a `,` inside `f::<A, B>()` does not end it), or at the next top-level `,` when the
-/// tokens are not an expression. A leading `spawn` keyword form is skipped over.
-fn expr_end(tokens: &[TokenTree], start: usize) -> usize {
-    let comma = |j: usize| matches!(tokens.get(j), Some(TokenTree::Punct(p)) if p.as_char() == ',');
-    let next_comma = (start..tokens.len())
-        .find(|&j| comma(j))
-        .unwrap_or(tokens.len());
-    let skip = usize::from(
-        matches!(tokens.get(start), Some(TokenTree::Ident(i)) if i == "spawn")
-            && lexical::starts_future(tokens.get(start + 1)),
-    );
-    let from = (start + skip).min(tokens.len());
-    let stream: TokenStream = tokens[from..].iter().cloned().collect();
-    let total = tokens.len() - from;
-    let rest = (|s: ParseStream<'_>| {
-        s.parse::<Expr>()?;
-        s.parse::<TokenStream>()
-    })
-    .parse2(stream);
-    match rest {
-        Ok(rest) => {
-            let end = from + total - rest.into_iter().count();
-            if end == tokens.len() || comma(end) {
-                end
-            } else {
-                next_comma
-            }
-        }
-        Err(_) => next_comma,
     }
 }
 

@@ -2,6 +2,7 @@
 //! tokens are keywords, where a statement-level `=` or a `=>` stands, whether a group is a
 //! macro call's arguments. They look at `proc_macro2` tokens only, before syn sees anything.
 
+use crate::mark::Spawner;
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 use syn::Expr;
 use syn::parse::{ParseStream, Parser as _};
@@ -101,14 +102,14 @@ pub(crate) fn is_arrow_at(tokens: &[TokenTree], i: usize) -> bool {
 
 /// Where an unbraced arm handler (of a `match` or a `select!`) starting at `start` ends: after the Rust expression there (so
 /// that a `,` inside `f::<A, B>()` does not end it), or at the next top-level `,` when the
-/// tokens are not an expression (`;` ends it too). A leading `spawn` keyword form is skipped over.
+/// tokens are not an expression (`;` ends it too). A leading spawn-like keyword is skipped over.
 pub(crate) fn arm_end(tokens: &[TokenTree], start: usize) -> usize {
     let comma = |j: usize| matches!(tokens.get(j), Some(TokenTree::Punct(p)) if p.as_char() == ',' || p.as_char() == ';');
     let next_comma = (start..tokens.len())
         .find(|&j| comma(j))
         .unwrap_or(tokens.len());
     let skip = usize::from(
-        matches!(tokens.get(start), Some(TokenTree::Ident(i)) if i == "spawn")
+        matches!(tokens.get(start), Some(TokenTree::Ident(i)) if Spawner::from_keyword(i).is_some())
             && starts_future(tokens.get(start + 1)),
     );
     let from = (start + skip).min(tokens.len());

@@ -43,7 +43,7 @@ impl Spawner {
         }
     }
 
-    fn from_keyword(ident: &Ident) -> Option<Spawner> {
+    pub(crate) fn from_keyword(ident: &Ident) -> Option<Spawner> {
         Spawner::ALL.iter().copied().find(|s| ident == s.keyword())
     }
 }

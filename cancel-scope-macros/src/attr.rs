@@ -1,57 +1,58 @@
-//! The item side of `#[cancel_scoped]`: which items it accepts, and how the function is
-//! re-emitted (its signature exactly as written, the body replaced by the scope).
-//! The attribute's arguments are parsed by `options::parse_attr_options`.
+//! Parse stage for `#[cancel_scoped]`'s item: which items it accepts, split into the parts
+//! the expansion re-emits as written (attributes, visibility, signature) and the body tokens,
+//! which go through the same body parsing as `cancel_scope!`'s (`body`). The attribute's
+//! arguments are parsed by `args::parse_attr_args`. Nothing here generates code.
 
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use quote::quote;
-
-use crate::body;
-use syn::{Item, ItemFn, TraitItemFn};
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, Item, Signature, TraitItemFn, Visibility};
 
 const ONLY_ASYNC_FN: &str = "`#[cancel_scoped]` can only be applied to an `async fn` with a body \
      (a free function, a method or a generic function); remove the attribute, or put it on an \
      `async fn`";
 
-/// Parses the item; only a function with a body is accepted.
-pub(crate) fn parse_target(item: TokenStream) -> syn::Result<ItemFn> {
-    let parsed: Item = match syn::parse2(item.clone()) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            // A trait method declaration (`async fn f(&self) -> ..;`) is not an `Item`.
-            if let Ok(decl) = syn::parse2::<TraitItemFn>(item.clone()) {
-                if decl.default.is_none() {
-                    return Err(needs_body(&decl.sig));
-                }
-            }
-            // The macro's keyword form `spawn EXPR;` copied into an attribute body, where the
-            // input must be Rust: say what to write instead of syn's "expected `;`".
-            return Err(keyword_spawn(item).unwrap_or(e));
-        }
-    };
-    match parsed {
-        Item::Fn(f) => Ok(f),
-        Item::Verbatim(tokens) => match syn::parse2::<TraitItemFn>(tokens.clone()) {
-            Ok(decl) if decl.default.is_none() => Err(needs_body(&decl.sig)),
-            _ => Err(syn::Error::new_spanned(tokens, ONLY_ASYNC_FN)),
-        },
-        other => Err(syn::Error::new_spanned(item_head(&other), ONLY_ASYNC_FN)),
+/// The function the attribute is applied to, its body not yet parsed.
+#[derive(Clone, Debug)]
+pub(crate) struct FnItem {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    /// The tokens inside the body's braces.
+    pub(crate) body: TokenStream,
+}
+
+impl Parse for FnItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        Ok(FnItem {
+            attrs,
+            vis,
+            sig,
+            body: content.parse()?,
+        })
     }
 }
 
-/// An error on the first keyword-form `spawn EXPR` in the item's body, if it has one.
-fn keyword_spawn(item: TokenStream) -> Option<syn::Error> {
-    let body = item.into_iter().filter_map(|tt| match tt {
-        TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => Some(g),
-        _ => None,
-    });
-    let span = body
-        .last()
-        .and_then(|g| body::first_keyword_spawn(g.stream()))?;
-    Some(syn::Error::new(
-        span,
-        "in a `#[cancel_scoped]` body, write the spawn form with parentheses: `spawn(EXPR);` \
-         (an attribute's input must be valid Rust; `spawn EXPR;` is the `cancel_scope!` form)",
-    ))
+/// Parses the item; only a function with a body is accepted.
+pub(crate) fn parse_target(item: TokenStream) -> syn::Result<FnItem> {
+    if let Ok(f) = syn::parse2::<FnItem>(item.clone()) {
+        return Ok(f);
+    }
+    // A trait method declaration (`async fn f(&self) -> ..;`) is not an `Item`.
+    if let Ok(decl) = syn::parse2::<TraitItemFn>(item.clone()) {
+        if decl.default.is_none() {
+            return Err(needs_body(&decl.sig));
+        }
+    }
+    match syn::parse2::<Item>(item.clone()) {
+        Ok(other) => Err(syn::Error::new_spanned(item_head(&other), ONLY_ASYNC_FN)),
+        Err(_) => Err(syn::Error::new_spanned(item, ONLY_ASYNC_FN)),
+    }
 }
 
 fn needs_body(sig: &syn::Signature) -> syn::Error {
@@ -101,33 +102,5 @@ fn item_head(item: &Item) -> TokenStream {
             quote!(#k #n)
         }
         other => quote!(#other),
-    }
-}
-
-/// The function with `body` (an expression) as its whole body.
-pub(crate) fn with_body(f: &ItemFn, body: TokenStream) -> TokenStream {
-    let attrs = &f.attrs;
-    let vis = &f.vis;
-    let sig = &f.sig;
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            #body
-        }
-    }
-}
-
-/// The function with a body that type-checks whatever it returns, used when the attribute
-/// was misapplied, so that the only errors are ours.
-pub(crate) fn fallback_fn(f: &ItemFn) -> TokenStream {
-    let attrs = &f.attrs;
-    let vis = &f.vis;
-    let sig = &f.sig;
-    quote! {
-        #(#attrs)*
-        #[allow(unused_variables, unused_mut, unreachable_code)]
-        #vis #sig {
-            ::core::unreachable!()
-        }
     }
 }

@@ -1,12 +1,11 @@
-//! Expansion: the scope expression both macros generate, and the two pipelines
-//! (parse -> validate -> expand) with their fallbacks.
+//! Expand stage: every token the macros generate, from validated structures only.
 //!
-//! The generated code uses the runtime's public API only:
+//! The scope expression, against the runtime's public API:
 //!
 //! ```text
 //! {
 //!     let __scope = ::cancel_scope::CancelScope::new()   // or ::<E>::with_error()
-//!         .parent(&(a)).timeout(d).grace(g).limit(n);
+//!         .parent(&(a)).timeout(d).grace(g).limit(n);    // one call per option, in order
 //!     let __tg = __scope.group();
 //!     let tg = ::core::clone::Clone::clone(&__tg);       // `as tg;`
 //!     __scope.run(async {
@@ -18,85 +17,266 @@
 //! }
 //! ```
 //!
-//! `__scope`, `__tg`, `__v` and `__r` are `Span::mixed_site()` identifiers, invisible to the
-//! body. The async block is not `move`: the body may borrow the caller's locals.
+//! and in `BODY`, each form's replacement:
+//!
+//! ```text
+//! spawn EXPR            __tg.spawn(EXPR)
+//! cancel;               { __tg.cancel(); match ::core::future::pending::<Infallible>().await {} };
+//! return EXPR           return ::core::result::Result::Ok(EXPR)
+//! select! { p = f => { spawn x; } }   select! { p = f => { __tg.spawn(x); } }
+//! ```
+//!
+//! `cancel;` never finishes: the scope drops the body as soon as it sees the cancel, so nothing
+//! after it runs (no further loop iteration, no re-poll of a finished future in a `select!`
+//! arm). `__scope`, `__tg`, `__v` and `__r` are `Span::mixed_site()` identifiers, invisible to
+//! the body. The async block is not `move`: the body may borrow the caller's locals. Warnings
+//! are calls of `#[deprecated]` items of the runtime's `__private` module at the user's span.
 
-use crate::attr;
-use crate::body::{self, Errors};
-use crate::options::{self, Site};
-use crate::validate::{self, Config, Timing};
-use proc_macro2::{Span, TokenStream};
+use crate::attr::FnItem;
+use crate::body::{Body, FormKind, Tail, marker_index};
+use crate::diagnostics::Warning;
+use crate::mark::Spawner;
+use crate::options::{OptKind, OptValue};
+use crate::validate::{Action, Config, Plan};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens as _, quote, quote_spanned};
-use syn::parse::{ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
-use syn::{Expr, Ident, Stmt};
-
-/// Generated code plus the errors to report with it.
-#[derive(Debug)]
-pub(crate) struct Expansion {
-    pub(crate) tokens: TokenStream,
-    pub(crate) errors: Option<syn::Error>,
-}
-
-impl Expansion {
-    /// The errors (as `compile_error!`s) followed by the code.
-    pub(crate) fn into_token_stream(self) -> TokenStream {
-        let mut out = self
-            .errors
-            .map(|e| e.to_compile_error())
-            .unwrap_or_default();
-        out.extend(self.tokens);
-        out
-    }
-
-    /// The errors (as `compile_error!` statements) and the code, as one block expression.
-    pub(crate) fn into_expr(self) -> TokenStream {
-        match self.errors {
-            None => self.tokens,
-            Some(e) => {
-                let errors = e.to_compile_error();
-                let tokens = self.tokens;
-                quote!({ #errors #tokens })
-            }
-        }
-    }
-}
+use syn::visit_mut::{self, VisitMut};
+use syn::{Expr, Ident, Stmt, Type};
 
 fn mixed(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
-/// The builder chain `CancelScope::new().parent(..)...`.
-fn builder(config: &Config, error_ty: Option<&syn::Type>) -> TokenStream {
+/// The builder chain `CancelScope::new().parent(..)...`. A new option's expansion goes in the
+/// `match` (it is exhaustive, so the compiler lists the place).
+pub(crate) fn builder(config: &Config, error_ty: Option<&Type>) -> TokenStream {
     let krate = &config.krate;
     let mut out = if let Some(ty) = error_ty {
         quote_spanned!(ty.span()=> #krate::CancelScope::<#ty>::with_error())
     } else {
         quote!(#krate::CancelScope::new())
     };
-    for p in &config.parents {
-        out.extend(quote_spanned!(p.span()=> .parent(&(#p))));
-    }
-    match &config.timing {
-        Some(Timing::Timeout(d)) => out.extend(quote_spanned!(d.span()=> .timeout(#d))),
-        Some(Timing::Deadline(at)) => out.extend(quote_spanned!(at.span()=> .deadline(#at))),
-        None => {}
-    }
-    if let Some(g) = &config.grace {
-        out.extend(quote_spanned!(g.span()=> .grace(#g)));
-    }
-    if let Some(n) = &config.limit {
-        out.extend(quote_spanned!(n.span()=> .limit(#n)));
+    for (kind, value) in &config.builder {
+        match (kind, value) {
+            (OptKind::Parent, OptValue::List(parents)) => {
+                for p in parents {
+                    out.extend(quote_spanned!(p.span()=> .parent(&(#p))));
+                }
+            }
+            (OptKind::Timeout, OptValue::Expr(d)) => {
+                out.extend(quote_spanned!(d.span()=> .timeout(#d)));
+            }
+            (OptKind::Deadline, OptValue::Expr(at)) => {
+                out.extend(quote_spanned!(at.span()=> .deadline(#at)));
+            }
+            (OptKind::Grace, OptValue::Expr(g)) => {
+                out.extend(quote_spanned!(g.span()=> .grace(#g)));
+            }
+            (OptKind::Limit, OptValue::Expr(n)) => {
+                out.extend(quote_spanned!(n.span()=> .limit(#n)));
+            }
+            // Not builder calls (`validate::Config` keeps them apart), or a value of another
+            // shape (the table makes that impossible).
+            (
+                OptKind::Parent
+                | OptKind::Timeout
+                | OptKind::Deadline
+                | OptKind::Grace
+                | OptKind::Limit
+                | OptKind::Error
+                | OptKind::Crate,
+                _,
+            ) => {}
+        }
     }
     out
 }
 
-/// The scope expression for a rewritten body.
+/// `tokens` with every token's span set to `span`.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut t| {
+            t.set_span(span);
+            t
+        })
+        .collect()
+}
+
+/// The statements that raise the warnings.
+pub(crate) fn warnings(config: &Config, warnings: &[Warning]) -> TokenStream {
+    let mut out = TokenStream::new();
+    for w in warnings {
+        let (span, item) = match *w {
+            Warning::LateOption { kind, span } => {
+                let name = Ident::new(kind.name(), span);
+                (span, quote_spanned!(span=> late_option::#name))
+            }
+            Warning::BodyValueIsResult { span } => {
+                (span, quote_spanned!(span=> body_value_is_a_result))
+            }
+            Warning::ArmCancelIsAValue { span } => {
+                (span, quote_spanned!(span=> arm_cancel_is_a_value))
+            }
+        };
+        let krate = respan(&config.krate, span);
+        out.extend(quote_spanned!(span=> #krate::__private::#item();));
+    }
+    out
+}
+
+/// Replaces every marker of the body by its expansion.
+struct Rewrite<'a> {
+    body: &'a Body,
+    plan: &'a Plan,
+    /// Whether a form needs the group handle `__tg`.
+    used_tg: bool,
+}
+
+impl Rewrite<'_> {
+    fn expand(&mut self, index: usize) -> Expr {
+        let (Some(form), Some(&action)) =
+            (self.body.forms.get(index), self.plan.actions.get(index))
+        else {
+            return Expr::Verbatim(quote!(::core::unreachable!()));
+        };
+        let span = form.span;
+        let tg = Ident::new("__tg", Span::mixed_site().located_at(span));
+        let tokens = match (&form.kind, action) {
+            (FormKind::Spawn { spawner, expr, .. }, Action::Spawn) => {
+                self.used_tg = true;
+                let arg = self.rewritten(expr);
+                // The group's method for each spawn-like form.
+                let method = match spawner {
+                    Spawner::Task => "spawn",
+                };
+                let method = Ident::new(method, span);
+                let dot = quote_spanned!(span=> .);
+                // The argument keeps its own spans, so "not a future", "not Send" and borrow
+                // errors point at the user's expression.
+                quote!(#tg #dot #method(#arg))
+            }
+            (FormKind::Spawn { spawner, expr, .. }, Action::CallAsWritten) => {
+                let arg = self.rewritten(expr);
+                let name = Ident::new(spawner.keyword(), span);
+                quote!(#name(#arg))
+            }
+            (FormKind::Cancel, Action::Cancel) => {
+                self.used_tg = true;
+                quote_spanned! {span=>
+                    {
+                        #tg.cancel();
+                        match ::core::future::pending::<::core::convert::Infallible>().await {}
+                    }
+                }
+            }
+            (FormKind::Select { raw, arms: None }, Action::Select) => raw.original.clone(),
+            (
+                FormKind::Select {
+                    raw,
+                    arms: Some(arms),
+                },
+                Action::Select,
+            ) => {
+                let mut args = TokenStream::new();
+                for (arm, parsed) in raw.arms.iter().zip(arms) {
+                    args.extend(arm.head.clone());
+                    args.extend(arm.arrow.clone());
+                    args.extend(self.rewritten(&parsed.handler).into_token_stream());
+                    args.extend(arm.comma.clone());
+                }
+                args.extend(raw.rest.clone());
+                let mut group = proc_macro2::Group::new(raw.delimiter, args);
+                group.set_span(raw.span);
+                let mut out = raw.path.clone();
+                out.extend([TokenTree::Group(group)]);
+                out
+            }
+            (FormKind::Return { token, expr }, Action::Return) => {
+                let value = if let Some(e) = expr {
+                    self.rewritten(e).into_token_stream()
+                } else {
+                    quote_spanned!(*token=> ())
+                };
+                quote_spanned!(*token=> return ::core::result::Result::Ok(#value))
+            }
+            _ => quote_spanned!(span=> ::core::unreachable!()),
+        };
+        Expr::Verbatim(tokens)
+    }
+
+    fn rewritten(&mut self, expr: &Expr) -> Expr {
+        let mut expr = expr.clone();
+        self.visit_expr_mut(&mut expr);
+        expr
+    }
+}
+
+impl VisitMut for Rewrite<'_> {
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        if let Stmt::Macro(m) = stmt {
+            if let Some(index) = marker_index(&m.mac) {
+                *stmt = Stmt::Expr(self.expand(index), m.semi_token);
+                return;
+            }
+        }
+        visit_mut::visit_stmt_mut(self, stmt);
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::Macro(m) = expr {
+            if let Some(index) = marker_index(&m.mac) {
+                *expr = self.expand(index);
+                return;
+            }
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+}
+
+/// The scope expression for a validated body.
 pub(crate) fn scope_expr(
     config: &Config,
-    error_ty: Option<&syn::Type>,
+    error_ty: Option<&Type>,
+    body: &Body,
+    plan: &Plan,
+    warnings: TokenStream,
+) -> TokenStream {
+    let mut rewrite = Rewrite {
+        body,
+        plan,
+        used_tg: false,
+    };
+    let mut stmts = body.stmts.clone();
+    for stmt in &mut stmts {
+        rewrite.visit_stmt_mut(stmt);
+    }
+    let tail_span = match body.tail {
+        Tail::ResultCall { span, .. } => Some(span),
+        Tail::Other => None,
+    };
+    scope_around(
+        config,
+        error_ty,
+        stmts,
+        rewrite.used_tg,
+        warnings,
+        tail_span,
+    )
+}
+
+/// The scope expression around already expanded statements. With `tail_span`, the final
+/// `run(..).await` carries that span, so that a type mismatch of the body's value is reported
+/// on the tail expression rather than on the whole macro.
+pub(crate) fn scope_around(
+    config: &Config,
+    error_ty: Option<&Type>,
     mut stmts: Vec<Stmt>,
     used_tg: bool,
+    warnings: TokenStream,
+    tail_span: Option<Span>,
 ) -> TokenStream {
     let scope = mixed("__scope");
     let tg = mixed("__tg");
@@ -121,297 +301,39 @@ pub(crate) fn scope_expr(
         (None, true) => quote!(let #tg = #scope.group();),
         (None, false) => quote!(),
     };
+    let run_span = tail_span.unwrap_or_else(Span::call_site);
+    let run_scope = Ident::new("__scope", Span::mixed_site().located_at(run_span));
+    let run = quote_spanned! {run_span=>
+        #run_scope.run(async {
+            #warnings
+            let #v = { #(#stmts)* #tail };
+            #[allow(unreachable_code)]
+            let #r = ::core::result::Result::Ok(#v);
+            #r
+        }).await
+    };
     quote! {
         {
             let #scope = #build;
             #group
-            #scope.run(async {
-                let #v = { #(#stmts)* #tail };
-                #[allow(unreachable_code)]
-                let #r = ::core::result::Result::Ok(#v);
-                #r
-            }).await
+            #run
         }
     }
 }
 
-/// `cancel_scope! { .. }`.
-pub(crate) fn cancel_scope(input: TokenStream) -> Expansion {
-    let mut errors = Errors::default();
-    let mut parsed = None;
-    let parser = |s: ParseStream<'_>| {
-        parsed = Some(options::parse_macro_options(s));
-        Ok(())
-    };
-    if let Err(e) = parser.parse2(input) {
-        errors.push(e);
-    }
-    let (raw, body_tokens, opt_errors) = parsed.unwrap_or_default();
-    if let Some(e) = opt_errors {
-        errors.push(e);
-    }
-    let (config, val_errors) = validate::validate_options(raw, Site::Macro);
-    if let Some(e) = val_errors {
-        errors.push(e);
-    }
-    let error_ty = config.error_ty.clone();
-    let tokens = match body::rewrite_body(body_tokens, &mixed("__tg"), &mut errors) {
-        Ok((stmts, used)) => scope_expr(&config, error_ty.as_ref(), stmts, used),
-        Err(e) => {
-            errors.push(e);
-            fallback_expr(&config, error_ty.as_ref())
+/// The function with `body` (an expression) as its whole body, its signature as written.
+pub(crate) fn fn_with_body(item: &FnItem, body: TokenStream) -> TokenStream {
+    let attrs = &item.attrs;
+    let vis = &item.vis;
+    let sig = &item.sig;
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #body
         }
-    };
-    Expansion {
-        tokens,
-        errors: errors.take(),
-    }
-}
-
-/// A scope expression of the right type whose body does nothing, for a body that did not
-/// parse (so rustc reports our error, not a cascade).
-fn fallback_expr(config: &Config, error_ty: Option<&syn::Type>) -> TokenStream {
-    let stmts = vec![Stmt::Expr(
-        Expr::Verbatim(quote!(::core::unreachable!())),
-        None,
-    )];
-    let config = Config {
-        name: None,
-        ..config.clone()
-    };
-    scope_expr(&config, error_ty, stmts, false)
-}
-
-/// `#[cancel_scoped(..)] async fn ..`.
-pub(crate) fn cancel_scoped(args: TokenStream, item: TokenStream) -> Expansion {
-    let mut errors = Errors::default();
-    let mut parsed = None;
-    let parser = |s: ParseStream<'_>| {
-        parsed = Some(options::parse_attr_options(s));
-        Ok(())
-    };
-    if let Err(e) = parser.parse2(args) {
-        errors.push(e);
-    }
-    let (raw, opt_errors) = parsed.unwrap_or_default();
-    if let Some(e) = opt_errors {
-        errors.push(e);
-    }
-    let (config, val_errors) = validate::validate_options(raw, Site::Attr);
-    if let Some(e) = val_errors {
-        errors.push(e);
-    }
-    let f = match attr::parse_target(item.clone()) {
-        Ok(f) => f,
-        Err(e) => {
-            errors.push(e);
-            // Not a function with a body: leave the item as it is.
-            return Expansion {
-                tokens: item,
-                errors: errors.take(),
-            };
-        }
-    };
-    let (error_ty, fn_errors) = validate::validate_fn(&f);
-    if let Some(e) = fn_errors {
-        errors.push(e);
-        return Expansion {
-            tokens: attr::fallback_fn(&f),
-            errors: errors.take(),
-        };
-    }
-    let stmts = &f.block.stmts;
-    let tokens = match body::rewrite_body(quote!(#(#stmts)*), &mixed("__tg"), &mut errors) {
-        Ok((stmts, used)) => {
-            let scope = scope_expr(&config, error_ty.as_ref(), stmts, used);
-            attr::with_body(&f, scope)
-        }
-        Err(e) => {
-            errors.push(e);
-            attr::fallback_fn(&f)
-        }
-    };
-    Expansion {
-        tokens,
-        errors: errors.take(),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn norm(ts: TokenStream) -> String {
-        ts.to_string()
-    }
-
-    #[test]
-    fn minimal_expansion() {
-        let out = cancel_scope(quote!(42));
-        assert!(out.errors.is_none());
-        assert_eq!(
-            norm(out.tokens),
-            norm(quote! {
-                {
-                    let __scope = ::cancel_scope::CancelScope::new();
-                    __scope.run(async {
-                        let __v = { 42 };
-                        #[allow(unreachable_code)]
-                        let __r = ::core::result::Result::Ok(__v);
-                        __r
-                    }).await
-                }
-            })
-        );
-    }
-
-    #[test]
-    fn full_expansion() {
-        let out = cancel_scope(quote! {
-            as tg;
-            parent = a, b;
-            timeout = d;
-            grace = g;
-            limit = n;
-            error = MyErr;
-            crate = ::re;
-            spawn f();
-            cancel;
-        });
-        assert!(out.errors.is_none(), "{:?}", out.errors);
-        assert_eq!(
-            norm(out.tokens),
-            norm(quote! {
-                {
-                    let __scope = ::re::CancelScope::<MyErr>::with_error()
-                        .parent(&(a)).parent(&(b)).timeout(d).grace(g).limit(n);
-                    let __tg = __scope.group();
-                    let tg = ::core::clone::Clone::clone(&__tg);
-                    __scope.run(async {
-                        let __v = {
-                            __tg.spawn(f());
-                            { __tg.cancel(); match ::core::future::pending::<::core::convert::Infallible>().await {} };
-                        };
-                        #[allow(unreachable_code)]
-                        let __r = ::core::result::Result::Ok(__v);
-                        __r
-                    }).await
-                }
-            })
-        );
-    }
-
-    #[test]
-    fn deadline_and_named_group_without_forms() {
-        let out = cancel_scope(quote!(as g; deadline = at; g.len()));
-        assert!(out.errors.is_none());
-        let s = norm(out.tokens);
-        assert!(
-            s.contains(&norm(
-                quote!(::cancel_scope::CancelScope::new().deadline(at);)
-            )),
-            "{s}"
-        );
-        assert!(s.contains(&norm(quote!(let g = __scope.group();))), "{s}");
-        assert!(s.contains(&norm(quote!(let __v = { g.len() };))), "{s}");
-    }
-
-    #[test]
-    fn errors_come_with_a_fallback_expansion() {
-        let out = cancel_scope(quote!(timout = 1; limit = 2; limit = 3; spawn; 5));
-        let errs: Vec<String> = out
-            .errors
-            .unwrap()
-            .into_iter()
-            .map(|e| e.to_string())
-            .collect();
-        assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(norm(out.tokens).contains("run"));
-        // A body that does not parse.
-        let out = cancel_scope(quote!(let = ;));
-        assert!(out.errors.is_some());
-        assert!(norm(out.tokens).contains("unreachable"));
-    }
-
-    #[test]
-    fn attribute_expansion() {
-        let out = cancel_scoped(
-            quote!(as tg, timeout = d),
-            quote! {
-                /// Doc.
-                pub async fn f<T: Send>(&self, x: T) -> cancel_scope::ScopeResult<u32, MyErr> {
-                    spawn(g(x));
-                    let h = spawn(k());
-                    if bad { cancel; }
-                    7
-                }
-            },
-        );
-        assert!(out.errors.is_none(), "{:?}", out.errors);
-        let s = norm(out.tokens);
-        assert!(
-            s.starts_with(&norm(quote! {
-                #[doc = r" Doc."]
-                pub async fn f<T: Send>(&self, x: T) -> cancel_scope::ScopeResult<u32, MyErr>
-            })),
-            "{s}"
-        );
-        assert!(
-            s.contains(&norm(
-                quote!(::cancel_scope::CancelScope::<MyErr>::with_error().timeout(d);)
-            )),
-            "{s}"
-        );
-        assert!(
-            s.contains(&norm(quote!(__tg.spawn(g(x)); let h = __tg.spawn(k());))),
-            "{s}"
-        );
-        assert!(s.contains("let __v = {"), "{s}");
-    }
-
-    #[test]
-    fn attribute_errors() {
-        let e = |args: TokenStream, item: TokenStream| -> Vec<String> {
-            cancel_scoped(args, item)
-                .errors
-                .map(|e| e.into_iter().map(|e| e.to_string()).collect())
-                .unwrap_or_default()
-        };
-        let errs = e(
-            quote!(timout = 1, error = E),
-            quote!(
-                fn f() -> u8 {
-                    1
-                }
-            ),
-        );
-        assert_eq!(errs.len(), 4, "{errs:?}");
-        assert!(
-            e(
-                quote!(),
-                quote!(
-                    struct S;
-                )
-            )[0]
-            .contains("only be applied to an `async fn`")
-        );
-        let errs = e(
-            quote!(),
-            quote!(
-                async fn f() -> ScopeResult<()>;
-            ),
-        );
-        assert!(errs[0].contains("needs a function body"), "{errs:?}");
-        assert!(
-            e(
-                quote!(),
-                quote!(
-                    async fn f() -> ScopeResult<()> {
-                        spawn(x);
-                    }
-                )
-            )
-            .is_empty()
-        );
-    }
-}
+#[path = "expand_tests.rs"]
+mod tests;

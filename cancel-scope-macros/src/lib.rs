@@ -5,9 +5,19 @@
 //! `cancel_scope`'s public API only (`CancelScope`, `TaskGroup`), so what they do is exactly what
 //! the runtime documents.
 //!
-//! Internally: thin entry points here, then `options` (parsing the options), `body` (finding and
-//! rewriting the body forms), `validate` (every check, all errors reported together) and
-//! `expand` (the generated code), all on `proc_macro2`.
+//! The forms work in the arm handlers of `select!` too: [`cancel_scope!`](macro@cancel_scope)
+//! shows the canonical server shape (an accept loop, a task per connection, a grace period,
+//! `cancel;` from the shutdown arm).
+//!
+//! Internally, each entry point is parse -> validate -> expand on `proc_macro2`, the stages
+//! talking through typed structures and reporting into one `Diagnostics`:
+//!
+//! - parse (`ast`, with `args`, `options`, `mark`, `lexical`, `select`, `body`, `attr`): what
+//!   was written, as typed structures (the options, the body with its forms marked, the
+//!   attribute's item); never generates code;
+//! - validate (`validate`): every rule, each error on the offending tokens, all reported
+//!   together; yields the `Config` and a `Plan` (one action per body form);
+//! - expand (`expand`, and `fallback` when there are errors): every generated token.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -16,16 +26,96 @@
 // in proc-macro code; borrowing them would only add clones at the call sites.
 #![allow(clippy::needless_pass_by_value)]
 
+mod args;
+mod ast;
 mod attr;
 mod body;
+mod diagnostics;
 mod expand;
+mod fallback;
+mod lexical;
+mod mark;
 mod options;
+mod select;
 mod validate;
 
 #[cfg(test)]
 mod prop_tests;
 
+use crate::ast::{AttrInput, ScopeInput};
+use crate::diagnostics::Diagnostics;
+use crate::options::Site;
 use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+
+/// `cancel_scope! { .. }`: parse -> validate -> expand.
+pub(crate) fn scope_macro(input: TokenStream2) -> TokenStream2 {
+    let mut diag = Diagnostics::default();
+    let input = ScopeInput::parse(input, &mut diag);
+    let config = validate::validate_options(input.options, Site::Macro, &mut diag);
+    diag.append(input.body_diagnostics);
+    let error_ty = config.error_ty.as_ref();
+    let code = match &input.body {
+        Some(body) => {
+            let plan = validate::validate_body(body, Site::Macro, None, &mut diag);
+            if body.clean && plan.accepted() {
+                let warnings = expand::warnings(&config, diag.warnings());
+                expand::scope_expr(&config, error_ty, body, &plan, warnings)
+            } else {
+                fallback::scope_expr(&config, error_ty)
+            }
+        }
+        None => fallback::scope_expr(&config, error_ty),
+    };
+    if diag.has_errors() {
+        let errors = diag.error_tokens();
+        quote!({ #errors #code })
+    } else {
+        code
+    }
+}
+
+/// `#[cancel_scoped(..)] ITEM`: parse -> validate -> expand.
+pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    let mut diag = Diagnostics::default();
+    let code = match AttrInput::parse(args, item, &mut diag) {
+        AttrInput::NotFn { item } => item,
+        AttrInput::Fn {
+            options,
+            item,
+            body,
+        } => {
+            let config = validate::validate_options(options, Site::Attr, &mut diag);
+            let errors_before = diag.error_count();
+            let sig = validate::validate_fn(&item.sig, &mut diag);
+            let sig_ok = diag.error_count() == errors_before;
+            match &body {
+                Some(body) => {
+                    let plan =
+                        validate::validate_body(body, Site::Attr, sig.value_ty.as_ref(), &mut diag);
+                    if body.clean && sig_ok && plan.accepted() {
+                        let warnings = expand::warnings(&config, diag.warnings());
+                        let scope = expand::scope_expr(
+                            &config,
+                            sig.error_ty.as_ref(),
+                            body,
+                            &plan,
+                            warnings,
+                        );
+                        expand::fn_with_body(&item, scope)
+                    } else {
+                        fallback::fn_item(&item)
+                    }
+                }
+                None => fallback::fn_item(&item),
+            }
+        }
+    };
+    let mut out = diag.error_tokens();
+    out.extend(code);
+    out
+}
 
 /// Runs a block of statements as the body of a cancel scope, and awaits it.
 ///
@@ -50,9 +140,11 @@ use proc_macro::TokenStream;
 /// | `crate = path;` | path of the runtime crate, for re-exporters (default `::cancel_scope`) |
 ///
 /// After the first statement, `NAME = EXPR;` is an ordinary assignment (a macro cannot see local
-/// variables), so an option written late is reported by rustc as an unknown variable. An unknown
-/// NAME in the leading lines is an error ("did you mean"); to begin a body with an assignment,
-/// put it after another statement or inside a block.
+/// variables). With NAME an option name at the top level of the body, the macro adds a warning
+/// that options go before the first statement (rustc reports the unknown variable, if there is
+/// none); write `{ limit = ..; }` or `(limit) = ..;` to keep such an assignment without the
+/// warning. An unknown NAME in the leading lines is an error ("did you mean"); to begin a body
+/// with an assignment, put it after another statement or inside a block.
 ///
 /// # Body forms
 ///
@@ -66,12 +158,76 @@ use proc_macro::TokenStream;
 /// - `cancel;` cancels the group; the statements after it never run (it has type `!`, so it can
 ///   end a `match` arm).
 ///
-/// A trailing expression is the body's value; `return EXPR` ends the body with that value;
-/// `?` works on the group's error type `E`. The forms are not recognised inside closures,
-/// `async` blocks, nested items or macro calls (a nested `cancel_scope!` handles its own); there
-/// `spawn EXPR` and `cancel;` are compile errors that tell you to name the group (`as tg;`) and
-/// call `tg.spawn(..)` / `tg.cancel()`, while `spawn(x)` stays ordinary Rust (it may be
-/// `tokio::spawn`).
+/// A trailing expression is the body's value (`T`, not `Ok(T)`: the macro warns about an
+/// `Ok(..)` / `Err(..)` tail); `return EXPR` ends the body with that value; `?` works on the
+/// group's error type `E`; `break` and `continue` cannot leave the body (a compile error says so).
+/// The forms are not recognised inside closures, `async` blocks, nested items or macro calls (a
+/// nested `cancel_scope!` handles its own); there `spawn EXPR` and `cancel;` are compile errors
+/// that tell you to name the group (`as tg;`) and call `tg.spawn(..)` / `tg.cancel()`, while
+/// `spawn(x)` stays ordinary Rust (it may be `tokio::spawn`). In the body itself, `spawn(x)`
+/// inside an expression (`v.push(spawn(x))`) is an error that shows the fix (`let h = spawn(x);`
+/// first); call another function named `spawn` by its path.
+///
+/// # In `select!`
+///
+/// The forms also work in the arm handlers of `tokio::select!`, `futures::select!` and
+/// `select_biased!` (any path ending in `select` or `select_biased`), which run in the body:
+///
+/// - `=> { .. }`: a block; every form works at its statement starts, as in a `match` arm.
+///   `=> { cancel; }` cancels the group and stops the body right there: the loop around the
+///   `select!` does not go round again, so no finished future is polled again.
+/// - `=> spawn EXPR,` (or `=> spawn(EXPR),`): spawns, for its effect: like `=> { spawn EXPR; }`,
+///   the arm has type `()`, as the other arms of a `select!` usually have. To keep the handle,
+///   write a block (`=> { let h = spawn EXPR; .. }`).
+/// - `=> cancel,` unbraced is not the form: it is the value of a variable named `cancel`. The
+///   macro warns and says to write `=> { cancel; }` (or `=> (cancel),` for the variable).
+///
+/// The patterns, futures and preconditions (`, if COND`), `biased;`, `else =>`, `default =>` and
+/// `complete =>` are left as written. Other macros stay opaque: a form inside them is reported
+/// as it is in a closure.
+///
+/// The canonical server shape: an accept loop, a task per connection, a grace period for their
+/// clean-up, and `cancel;` from the shutdown arm:
+///
+/// ```
+/// use std::time::Duration;
+/// use cancel_scope::{cancel_scope, CancelReason, Outcome, ScopeResult};
+/// use tokio::sync::{mpsc, oneshot};
+///
+/// async fn handle(conn: u32) {
+///     // serve one connection
+/// #   let _ = conn;
+/// }
+///
+/// async fn serve(
+///     mut listener: mpsc::Receiver<u32>,      // stands for a `TcpListener`
+///     mut shutdown: oneshot::Receiver<()>,
+/// ) -> ScopeResult<()> {
+///     cancel_scope! {
+///         grace = Duration::from_secs(5);     // on shutdown, connections get 5 s to finish
+///         loop {
+///             tokio::select! {
+///                 Some(conn) = listener.recv() => spawn handle(conn),
+///                 _ = &mut shutdown => {
+///                     cancel;                 // the body stops here; the tasks get their grace
+///                 }
+///             }
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (conn_tx, listener) = mpsc::channel(16);
+/// let (shutdown_tx, shutdown) = oneshot::channel();
+/// conn_tx.send(1).await.unwrap();
+/// shutdown_tx.send(()).unwrap();
+/// assert_eq!(
+///     serve(listener, shutdown).await.unwrap(),
+///     Outcome::Cancelled(CancelReason::Requested)
+/// );
+/// # }
+/// ```
 ///
 /// # Examples
 ///
@@ -242,7 +398,7 @@ use proc_macro::TokenStream;
 /// ```
 #[proc_macro]
 pub fn cancel_scope(input: TokenStream) -> TokenStream {
-    expand::cancel_scope(input.into()).into_expr().into()
+    scope_macro(input.into()).into()
 }
 
 /// Makes the body of an `async fn` the body of a cancel scope.
@@ -258,7 +414,11 @@ pub fn cancel_scope(input: TokenStream) -> TokenStream {
 /// parameters. `error = ..` is not accepted: the error type comes from the return type.
 ///
 /// Because an attribute receives only code that already parses as Rust, the body forms are
-/// written `spawn(EXPR);`, `let h = spawn(EXPR);` and `cancel;`.
+/// written `spawn(EXPR);`, `let h = spawn(EXPR);` and `cancel;`; they work where they work in
+/// [`cancel_scope!`], arm handlers of `select!` included (`=> spawn(EXPR),`, `=> { cancel; }`).
+/// `spawn(EXPR)` inside an expression (`handles.push(spawn(f()))`) is an error that shows the
+/// fix: `let h = spawn(f());` first, then use `h`. The body's value is `T`: an `Ok(..)` tail,
+/// when `T` is not a `Result`, is an error that says so.
 ///
 /// # Examples
 ///
@@ -360,7 +520,5 @@ pub fn cancel_scope(input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn cancel_scoped(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::cancel_scoped(args.into(), item.into())
-        .into_token_stream()
-        .into()
+    scoped_attr(args.into(), item.into()).into()
 }

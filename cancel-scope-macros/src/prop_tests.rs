@@ -3,8 +3,8 @@
 
 #![allow(clippy::many_single_char_names)] // short names for generated tokens
 
-use crate::body::{self, Errors, Level};
-use crate::expand;
+use crate::body::Body;
+use crate::diagnostics::Diagnostics;
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use proptest::prelude::*;
 use quote::quote;
@@ -19,6 +19,8 @@ fn seeds() -> Vec<TokenStream> {
             let h = spawn async move { 1 };
             for u in urls { spawn fetch(u); }
             match x { A => { cancel; } B => spawn b(), _ => {} }
+            loop { tokio::select! { biased; c = rx => { spawn handle(c); } _ = stop, if on => { cancel; } else => break, } }
+            v.push(spawn(f()));
             if c { return 5; }
             let s = S { spawn, cancel: 1 };
             let f = || { spawn(x); };
@@ -82,6 +84,9 @@ fn arb_leaf() -> impl Strategy<Value = TokenTree> {
         "tg",
         "self",
         "macro_rules",
+        "select",
+        "break",
+        "Ok",
     ]);
     let puncts = prop::sample::select(vec![
         ';', '=', ',', '!', '|', '#', ':', '>', '<', '.', '?', '&', '+',
@@ -194,22 +199,17 @@ fn mutate_shallow(ts: TokenStream, m: &Mutation) -> TokenStream {
 
 /// Runs every stage; panics only if a stage panics.
 fn run_macro(ts: TokenStream) {
-    let mut errors = Errors::default();
-    let _ = body::mark(ts.clone(), Level::Top, &mut errors);
-    let _ = body::rewrite_body(
-        ts.clone(),
-        &Ident::new("__tg", Span::mixed_site()),
-        &mut errors,
-    );
-    let out = expand::cancel_scope(ts);
+    let mut diag = Diagnostics::default();
+    if let Some(body) = Body::parse(ts.clone(), &mut diag) {
+        let _ = crate::validate::validate_body(&body, crate::options::Site::Macro, None, &mut diag);
+    }
+    let out = crate::scope_macro(ts);
     // Either code, or errors (rendered as `compile_error!`), comes back.
-    assert!(out.errors.is_some() || !out.tokens.is_empty());
-    let _ = out.into_expr();
+    assert!(!out.is_empty());
 }
 
 fn run_attr(args: TokenStream, item: TokenStream) {
-    let out = expand::cancel_scoped(args, item);
-    let _ = out.into_token_stream();
+    let _ = crate::scoped_attr(args, item);
 }
 
 proptest! {

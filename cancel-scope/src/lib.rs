@@ -162,6 +162,9 @@ mod scope;
 mod task;
 mod trace;
 
+#[path = "private.rs"]
+pub mod __private;
+
 pub use crate::error::{BoxError, GroupError, SpawnError};
 pub use crate::group::{TaskGroup, cancel_group};
 pub use crate::outcome::{CancelReason, Outcome, ScopeResult};

@@ -397,14 +397,21 @@ async fn task_error_is_reported() {
 }
 
 async fn late_assignment_is_ordinary_rust() {
+    // After the first statement, `NAME = ..;` is an assignment; with NAME an option name it
+    // warns unless written in a block or with the place in parentheses (ui case
+    // `option-after-statement`), as here.
     let mut limit = 0;
+    let mut grace = 0;
     let out = cancel_scope! {
         let _first = ();
-        limit = 5;
-        limit
+        (limit) = 5;
+        {
+            grace = 2;
+        }
+        limit + grace
     };
-    assert_eq!(out.unwrap(), Outcome::Completed(5));
-    assert_eq!(limit, 5);
+    assert_eq!(out.unwrap(), Outcome::Completed(7));
+    assert_eq!((limit, grace), (5, 2));
 }
 
 async fn nested_scopes_each_handle_their_own_forms() {

@@ -12,7 +12,7 @@
 //! Internally, each entry point is parse -> validate -> expand on `proc_macro2`, the stages
 //! talking through typed structures and reporting into one `Diagnostics`:
 //!
-//! - parse (`ast`, with `args`, `options`, `mark`, `lexical`, `select`, `body`, `attr`): what
+//! - parse (`ast`, with `args`, `options`, `mark`, `lexical`, `select`, `body`, `late`, `attr`): what
 //!   was written, as typed structures (the options, the body with its forms marked, the
 //!   attribute's item); never generates code;
 //! - validate (`validate`): every rule, each error on the offending tokens, all reported
@@ -33,6 +33,7 @@ mod body;
 mod diagnostics;
 mod expand;
 mod fallback;
+mod late;
 mod lexical;
 mod mark;
 mod options;
@@ -45,8 +46,9 @@ mod prop_tests;
 use crate::ast::{AttrInput, ScopeInput};
 use crate::diagnostics::Diagnostics;
 use crate::options::Site;
+use crate::validate::Scope;
 use proc_macro::TokenStream;
-use proc_macro2::TokenStream as TokenStream2;
+use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::quote;
 
 /// `cancel_scope! { .. }`: parse -> validate -> expand.
@@ -56,17 +58,22 @@ pub(crate) fn scope_macro(input: TokenStream2) -> TokenStream2 {
     let config = validate::validate_options(input.options, Site::Macro, &mut diag);
     diag.append(input.body_diagnostics);
     let error_ty = config.error_ty.as_ref();
+    let head = expand::macro_name_span();
     let code = match &input.body {
         Some(body) => {
-            let plan = validate::validate_body(body, Site::Macro, None, &mut diag);
+            let scope = Scope {
+                site: Site::Macro,
+                name: config.name.as_ref(),
+            };
+            let plan = validate::validate_body(body, scope, None, &mut diag);
             if body.clean && plan.accepted() {
                 let warnings = expand::warnings(&config, diag.warnings());
-                expand::scope_expr(&config, error_ty, body, &plan, warnings)
+                expand::scope_expr(&config, error_ty, body, &plan, warnings, head)
             } else {
-                fallback::scope_expr(&config, error_ty)
+                fallback::scope_expr(&config, error_ty, head)
             }
         }
-        None => fallback::scope_expr(&config, error_ty),
+        None => fallback::scope_expr(&config, error_ty, head),
     };
     if diag.has_errors() {
         let errors = diag.error_tokens();
@@ -92,8 +99,12 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
             let sig_ok = diag.error_count() == errors_before;
             match &body {
                 Some(body) => {
+                    let scope = Scope {
+                        site: Site::Attr,
+                        name: config.name.as_ref(),
+                    };
                     let plan =
-                        validate::validate_body(body, Site::Attr, sig.value_ty.as_ref(), &mut diag);
+                        validate::validate_body(body, scope, sig.value_ty.as_ref(), &mut diag);
                     if body.clean && sig_ok && plan.accepted() {
                         let warnings = expand::warnings(&config, diag.warnings());
                         let scope = expand::scope_expr(
@@ -102,6 +113,7 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
                             body,
                             &plan,
                             warnings,
+                            Span::call_site(),
                         );
                         expand::fn_with_body(&item, scope)
                     } else {

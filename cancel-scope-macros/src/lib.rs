@@ -95,7 +95,8 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
         } => {
             let config = validate::validate_options(options, Site::Attr, &mut diag);
             let errors_before = diag.error_count();
-            let sig = validate::validate_fn(&item.sig, &mut diag);
+            let tail = body.as_ref().map(|body| &body.tail);
+            let sig = validate::validate_fn(&item.sig, tail, &mut diag);
             let sig_ok = diag.error_count() == errors_before;
             match &body {
                 Some(body) => {

@@ -108,7 +108,7 @@ fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
 }
 
 /// The name of the runtime's `__private` item that raises the warning for a late option:
-/// rustc's headline (`use of deprecated function `..::__private::NAME``) reads as the advice.
+/// rustc's headline ("use of deprecated function `..::__private::NAME`") reads as the advice.
 pub(crate) fn late_option_item(kind: OptKind) -> String {
     format!(
         "{}_is_an_option__move_it_above_the_first_statement",
@@ -147,7 +147,9 @@ pub(crate) fn warnings(config: &Config, warnings: &[Warning]) -> TokenStream {
 /// than the whole call. Where `proc_macro::Span::start` is not available (Rust < 1.88, or
 /// outside a macro, as in unit tests), the whole call.
 pub(crate) fn macro_name_span() -> Span {
+    // `span_start` is set by the build script on Rust >= 1.88 only.
     #[cfg(span_start)]
+    #[allow(clippy::incompatible_msrv)]
     if proc_macro::is_available() {
         return proc_macro::Span::call_site().start().into();
     }
@@ -284,12 +286,12 @@ pub(crate) fn scope_expr(
     }
     for &index in &plan.late_assignments {
         if let Some(Stmt::Expr(Expr::Assign(assign), _)) = stmts.get_mut(index) {
-            let left = assign.left.clone();
-            assign.left = Box::new(Expr::Paren(ExprParen {
+            let left = std::mem::replace(&mut *assign.left, Expr::Verbatim(TokenStream::new()));
+            *assign.left = Expr::Paren(ExprParen {
                 attrs: Vec::new(),
                 paren_token: syn::token::Paren(left.span()),
-                expr: left,
-            }));
+                expr: Box::new(left),
+            });
         }
     }
     let tail_span = match body.tail {

@@ -66,9 +66,7 @@ fn scope_result_for(ty: &Type) -> Option<String> {
         Type::Paren(p) => return scope_result_for(&p.elem),
         _ => return Some(format!("ScopeResult<{}>", source_text(ty))),
     };
-    let Some(last) = path.segments.last() else {
-        return None;
-    };
+    let last = path.segments.last()?;
     if !last.ident.to_string().ends_with("Result") {
         return Some(format!("ScopeResult<{}>", source_text(ty)));
     }

@@ -13,7 +13,9 @@
 //!    (`(OptKind::Supervise, OptValue::Flag) => out.extend(quote!(.supervise()))`, or one
 //!    `.cancel_on(#e)` per expression of `OptValue::List`);
 //! 3. if NAME can be assigned (it is not a keyword), one row in the runtime's
-//!    `__private::late_option!` list, for the late-option warning (a unit test checks it).
+//!    `__private::late_option!` list, for the late-option warning: the item
+//!    `NAME_is_an_option__move_it_above_the_first_statement` (`expand::late_option_item`) and
+//!    its note, worded as the other rows' (a unit test checks it).
 //!
 //! Parsing, "did you mean", the list of valid names, duplicates and the attribute's argument
 //! grammar follow from the row.

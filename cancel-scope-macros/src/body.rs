@@ -8,8 +8,8 @@
 //! `validate`'s, the generated code `expand`'s.
 
 use crate::diagnostics::Diagnostics;
+use crate::late::{self, LateOption};
 use crate::mark::{self, Marker, Position, RawForm, SpawnSyntax, Spawner};
-use crate::options::OptKind;
 use crate::select::RawSelect;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens as _;
@@ -110,7 +110,8 @@ pub(crate) struct Body {
     /// The statements, with markers in place of the forms.
     pub(crate) stmts: Vec<Stmt>,
     pub(crate) forms: Vec<Form>,
-    pub(crate) late_options: Vec<(OptKind, Span)>,
+    /// `NAME = ..;` after the first statement, NAME an option name (`late`).
+    pub(crate) late_options: Vec<LateOption>,
     /// Arm handlers written `=> cancel,` (a value, not the form).
     pub(crate) arm_cancels: Vec<Span>,
     pub(crate) tail: Tail,
@@ -185,9 +186,9 @@ impl Body {
             _ => Tail::Other,
         };
         Some(Body {
+            late_options: late::find(&stmts),
             stmts,
             forms: walk.forms,
-            late_options: marked.late_options,
             arm_cancels: marked.arm_cancels,
             tail,
             clean: diag.error_count() == errors_before,

@@ -5,6 +5,7 @@
 //! No stage stops at its first error: each records what it found and hands the next stage
 //! something usable, so that a user sees every mistake of one macro call at once.
 
+use crate::body::Variant;
 use crate::options::OptKind;
 use proc_macro2::{Span, TokenStream};
 use std::fmt::Display;
@@ -16,7 +17,7 @@ pub(crate) enum Warning {
     /// assignment, not an option.
     LateOption { kind: OptKind, span: Span },
     /// The body's tail expression is an `Ok(..)` / `Err(..)` call, but its value is `T`.
-    BodyValueIsResult { span: Span },
+    BodyValueIsResult { variant: Variant, span: Span },
     /// An arm handler (`match` or `select!`) that is the bare identifier `cancel`: a value,
     /// not the form, which is written `=> { cancel; }`.
     ArmCancelIsAValue { span: Span },
@@ -125,6 +126,7 @@ mod tests {
         d.error(Span::call_site(), "first");
         d.push(syn::Error::new(Span::call_site(), "second"));
         d.warn(Warning::BodyValueIsResult {
+            variant: Variant::Ok,
             span: Span::call_site(),
         });
         assert!(d.has_errors());

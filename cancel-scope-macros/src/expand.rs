@@ -8,12 +8,13 @@
 //!         .parent(&(a)).timeout(d).grace(g).limit(n);    // one call per option, in order
 //!     let __tg = __scope.group();
 //!     let tg = ::core::clone::Clone::clone(&__tg);       // `as tg;`
-//!     __scope.run(async {
-//!         let __v = { BODY };
+//!     let __out = __scope.run(async {                   // `async` and `.await`: the
+//!         let __v = { BODY };                            // span of the macro's name
 //!         #[allow(unreachable_code)]
 //!         let __r = ::core::result::Result::Ok(__v);
 //!         __r
-//!     }).await
+//!     }).await;
+//!     __out                                              // an `Ok(..)` tail's span
 //! }
 //! ```
 //!
@@ -23,17 +24,18 @@
 //! spawn EXPR            __tg.spawn(EXPR)
 //! cancel;               { __tg.cancel(); match ::core::future::pending::<Infallible>().await {} };
 //! return EXPR           return ::core::result::Result::Ok(EXPR)
+//! limit = n;            (limit) = n;     // a late option: an assignment, without rustc's `let` hint
 //! select! { p = f => { spawn x; } }   select! { p = f => { __tg.spawn(x); } }
 //! ```
 //!
 //! `cancel;` never finishes: the scope drops the body as soon as it sees the cancel, so nothing
 //! after it runs (no further loop iteration, no re-poll of a finished future in a `select!`
-//! arm). `__scope`, `__tg`, `__v` and `__r` are `Span::mixed_site()` identifiers, invisible to
+//! arm). `__scope`, `__tg`, `__v`, `__r` and `__out` are `Span::mixed_site()` identifiers, invisible to
 //! the body. The async block is not `move`: the body may borrow the caller's locals. Warnings
 //! are calls of `#[deprecated]` items of the runtime's `__private` module at the user's span.
 
 use crate::attr::FnItem;
-use crate::body::{Body, FormKind, Tail, marker_index};
+use crate::body::{Body, FormKind, Tail, Variant, marker_index};
 use crate::diagnostics::Warning;
 use crate::mark::Spawner;
 use crate::options::{OptKind, OptValue};
@@ -42,7 +44,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens as _, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, Ident, Stmt, Type};
+use syn::{Expr, ExprParen, Ident, Stmt, Type};
 
 fn mixed(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
@@ -105,26 +107,53 @@ fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-/// The statements that raise the warnings.
+/// The name of the runtime's `__private` item that raises the warning for a late option:
+/// rustc's headline ("use of deprecated function `..::__private::NAME`") reads as the advice.
+pub(crate) fn late_option_item(kind: OptKind) -> String {
+    format!(
+        "{}_is_an_option__move_it_above_the_first_statement",
+        kind.name()
+    )
+}
+
+/// The statements that raise the warnings: calls of the runtime's `#[deprecated]` items, at
+/// the user's span.
 pub(crate) fn warnings(config: &Config, warnings: &[Warning]) -> TokenStream {
     let mut out = TokenStream::new();
     for w in warnings {
         let (span, item) = match *w {
-            Warning::LateOption { kind, span } => {
-                let name = Ident::new(kind.name(), span);
-                (span, quote_spanned!(span=> late_option::#name))
+            Warning::LateOption { kind, span } => (span, late_option_item(kind)),
+            Warning::BodyValueIsResult { variant, span } => {
+                let item = match variant {
+                    Variant::Ok => "body_value_is_T__write_v_instead_of_Ok_v",
+                    Variant::Err => "body_value_is_T__write_Err_e_question_mark_to_fail",
+                };
+                (span, item.to_owned())
             }
-            Warning::BodyValueIsResult { span } => {
-                (span, quote_spanned!(span=> body_value_is_a_result))
-            }
-            Warning::ArmCancelIsAValue { span } => {
-                (span, quote_spanned!(span=> arm_cancel_is_a_value))
-            }
+            Warning::ArmCancelIsAValue { span } => (
+                span,
+                "cancel_in_an_arm_is_a_statement__write_a_block_with_cancel".to_owned(),
+            ),
         };
         let krate = respan(&config.krate, span);
+        let item = Ident::new(&item, span);
         out.extend(quote_spanned!(span=> #krate::__private::#item();));
     }
     out
+}
+
+/// The span rustc shows for what the macro call as a whole does (it awaits; its body is a
+/// coroutine): the start of the `cancel_scope!` call, one caret on the macro's name, rather
+/// than the whole call. Where `proc_macro::Span::start` is not available (Rust < 1.88, or
+/// outside a macro, as in unit tests), the whole call.
+pub(crate) fn macro_name_span() -> Span {
+    // `span_start` is set by the build script on Rust >= 1.88 only.
+    #[cfg(span_start)]
+    #[allow(clippy::incompatible_msrv)]
+    if proc_macro::is_available() {
+        return proc_macro::Span::call_site().start().into();
+    }
+    Span::call_site()
 }
 
 /// Replaces every marker of the body by its expansion.
@@ -236,13 +265,15 @@ impl VisitMut for Rewrite<'_> {
     }
 }
 
-/// The scope expression for a validated body.
+/// The scope expression for a validated body; `head` is the span of what the call as a whole
+/// does (`macro_name_span` for `cancel_scope!`).
 pub(crate) fn scope_expr(
     config: &Config,
     error_ty: Option<&Type>,
     body: &Body,
     plan: &Plan,
     warnings: TokenStream,
+    head: Span,
 ) -> TokenStream {
     let mut rewrite = Rewrite {
         body,
@@ -252,6 +283,16 @@ pub(crate) fn scope_expr(
     let mut stmts = body.stmts.clone();
     for stmt in &mut stmts {
         rewrite.visit_stmt_mut(stmt);
+    }
+    for &index in &plan.late_assignments {
+        if let Some(Stmt::Expr(Expr::Assign(assign), _)) = stmts.get_mut(index) {
+            let left = std::mem::replace(&mut *assign.left, Expr::Verbatim(TokenStream::new()));
+            *assign.left = Expr::Paren(ExprParen {
+                attrs: Vec::new(),
+                paren_token: syn::token::Paren(left.span()),
+                expr: Box::new(left),
+            });
+        }
     }
     let tail_span = match body.tail {
         Tail::ResultCall { span, .. } => Some(span),
@@ -263,20 +304,22 @@ pub(crate) fn scope_expr(
         stmts,
         rewrite.used_tg,
         warnings,
-        tail_span,
+        (head, tail_span),
     )
 }
 
-/// The scope expression around already expanded statements. With `tail_span`, the final
-/// `run(..).await` carries that span, so that a type mismatch of the body's value is reported
-/// on the tail expression rather than on the whole macro.
+/// The scope expression around already expanded statements. The body's `async` and the
+/// `.await` carry `head`, so that "`await` is only allowed inside `async` functions" and
+/// "value captured here by coroutine" point at the macro's name. With `tail_span`, the scope's
+/// value carries that span, so that a type mismatch of the body's value is reported on the
+/// tail expression rather than on the whole macro.
 pub(crate) fn scope_around(
     config: &Config,
     error_ty: Option<&Type>,
     mut stmts: Vec<Stmt>,
     used_tg: bool,
     warnings: TokenStream,
-    tail_span: Option<Span>,
+    (head, tail_span): (Span, Option<Span>),
 ) -> TokenStream {
     let scope = mixed("__scope");
     let tg = mixed("__tg");
@@ -301,22 +344,25 @@ pub(crate) fn scope_around(
         (None, true) => quote!(let #tg = #scope.group();),
         (None, false) => quote!(),
     };
-    let run_span = tail_span.unwrap_or_else(Span::call_site);
-    let run_scope = Ident::new("__scope", Span::mixed_site().located_at(run_span));
-    let run = quote_spanned! {run_span=>
-        #run_scope.run(async {
-            #warnings
-            let #v = { #(#stmts)* #tail };
-            #[allow(unreachable_code)]
-            let #r = ::core::result::Result::Ok(#v);
-            #r
-        }).await
-    };
+    let out = mixed("__out");
+    let value = Ident::new(
+        "__out",
+        Span::mixed_site().located_at(tail_span.unwrap_or_else(Span::call_site)),
+    );
+    let async_kw = quote_spanned!(head=> async);
+    let await_kw = quote_spanned!(head=> .await);
     quote! {
         {
             let #scope = #build;
             #group
-            #run
+            let #out = #scope.run(#async_kw {
+                #warnings
+                let #v = { #(#stmts)* #tail };
+                #[allow(unreachable_code)]
+                let #r = ::core::result::Result::Ok(#v);
+                #r
+            }) #await_kw;
+            #value
         }
     }
 }

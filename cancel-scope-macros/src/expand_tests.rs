@@ -15,12 +15,13 @@ fn minimal_expansion() {
         norm(quote! {
             {
                 let __scope = ::cancel_scope::CancelScope::new();
-                __scope.run(async {
+                let __out = __scope.run(async {
                     let __v = { 42 };
                     #[allow(unreachable_code)]
                     let __r = ::core::result::Result::Ok(__v);
                     __r
-                }).await
+                }).await;
+                __out
             }
         })
     );
@@ -49,7 +50,7 @@ fn every_option_and_form() {
                     .parent(&(a)).parent(&(b)).timeout(d).grace(g).limit(n);
                 let __tg = __scope.group();
                 let tg = ::core::clone::Clone::clone(&__tg);
-                __scope.run(async {
+                let __out = __scope.run(async {
                     let __v = {
                         __tg.spawn(f());
                         if x { return ::core::result::Result::Ok(1); }
@@ -62,7 +63,8 @@ fn every_option_and_form() {
                     #[allow(unreachable_code)]
                     let __r = ::core::result::Result::Ok(__v);
                     __r
-                }).await
+                }).await;
+                __out
             }
         })
     );
@@ -72,15 +74,25 @@ fn every_option_and_form() {
 fn warnings_are_calls_of_deprecated_items() {
     let s = norm(scope_macro(quote!(let x = 1; limit = 2; Ok(x))));
     assert!(
-        s.contains(&norm(
-            quote!(::cancel_scope::__private::late_option::limit();)
-        )),
+        s.contains(&norm(quote!(
+            ::cancel_scope::__private::limit_is_an_option__move_it_above_the_first_statement();
+            ::cancel_scope::__private::body_value_is_T__write_v_instead_of_Ok_v();
+        ))),
         "{s}"
     );
+    // The late option stays an assignment, parenthesised so that rustc does not suggest `let`.
     assert!(
-        s.contains(&norm(
-            quote!(::cancel_scope::__private::body_value_is_a_result();)
-        )),
+        s.contains(&norm(quote!(let x = 1; (limit) = 2; Ok(x)))),
+        "{s}"
+    );
+    let s = norm(scope_macro(
+        quote!(crate = ::re; match m { _ => cancel } Err(e)),
+    ));
+    assert!(
+        s.contains(&norm(quote!(
+            ::re::__private::cancel_in_an_arm_is_a_statement__write_a_block_with_cancel();
+            ::re::__private::body_value_is_T__write_Err_e_question_mark_to_fail();
+        ))),
         "{s}"
     );
 }

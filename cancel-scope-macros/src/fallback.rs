@@ -10,13 +10,13 @@
 use crate::attr::FnItem;
 use crate::expand;
 use crate::validate::Config;
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Expr, Stmt, Type};
 
 /// The scope expression with a body that does nothing (and no `as NAME` binding, which would
 /// warn as unused).
-pub(crate) fn scope_expr(config: &Config, error_ty: Option<&Type>) -> TokenStream {
+pub(crate) fn scope_expr(config: &Config, error_ty: Option<&Type>, head: Span) -> TokenStream {
     let stmts = vec![Stmt::Expr(
         Expr::Verbatim(quote!(::core::unreachable!())),
         None,
@@ -25,7 +25,14 @@ pub(crate) fn scope_expr(config: &Config, error_ty: Option<&Type>) -> TokenStrea
         name: None,
         ..config.clone()
     };
-    expand::scope_around(&config, error_ty, stmts, false, TokenStream::new(), None)
+    expand::scope_around(
+        &config,
+        error_ty,
+        stmts,
+        false,
+        TokenStream::new(),
+        (head, None),
+    )
 }
 
 /// The function with a body that type-checks whatever it returns.
@@ -43,7 +50,7 @@ mod tests {
 
     #[test]
     fn fallbacks_have_no_user_body() {
-        let s = scope_expr(&Config::default(), None).to_string();
+        let s = scope_expr(&Config::default(), None, Span::call_site()).to_string();
         assert!(s.contains("unreachable"), "{s}");
         assert!(s.contains("CancelScope :: new ()"), "{s}");
         let item: FnItem = syn::parse_quote!(async fn f(x: u8) -> ScopeResult<u8> { spawn x; });

@@ -12,9 +12,9 @@
 //! Internally, each entry point is parse -> validate -> expand on `proc_macro2`, the stages
 //! talking through typed structures and reporting into one `Diagnostics`:
 //!
-//! - parse (`ast`, with `args`, `options`, `mark`, `lexical`, `select`, `body`, `attr`): what
-//!   was written, as typed structures (the options, the body with its forms marked, the
-//!   attribute's item); never generates code;
+//! - parse (`ast`, with `args`, `options`, `mark`, `lexical`, `select`, `body`, `late`,
+//!   `attr`): what was written, as typed structures (the options, the body with its forms
+//!   marked, the late options, the attribute's item); never generates code;
 //! - validate (`validate`): every rule, each error on the offending tokens, all reported
 //!   together; yields the `Config` and a `Plan` (one action per body form);
 //! - expand (`expand`, and `fallback` when there are errors): every generated token.
@@ -33,6 +33,7 @@ mod body;
 mod diagnostics;
 mod expand;
 mod fallback;
+mod late;
 mod lexical;
 mod mark;
 mod options;
@@ -45,8 +46,9 @@ mod prop_tests;
 use crate::ast::{AttrInput, ScopeInput};
 use crate::diagnostics::Diagnostics;
 use crate::options::Site;
+use crate::validate::Scope;
 use proc_macro::TokenStream;
-use proc_macro2::TokenStream as TokenStream2;
+use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::quote;
 
 /// `cancel_scope! { .. }`: parse -> validate -> expand.
@@ -56,17 +58,22 @@ pub(crate) fn scope_macro(input: TokenStream2) -> TokenStream2 {
     let config = validate::validate_options(input.options, Site::Macro, &mut diag);
     diag.append(input.body_diagnostics);
     let error_ty = config.error_ty.as_ref();
+    let head = expand::macro_name_span();
     let code = match &input.body {
         Some(body) => {
-            let plan = validate::validate_body(body, Site::Macro, None, &mut diag);
+            let scope = Scope {
+                site: Site::Macro,
+                name: config.name.as_ref(),
+            };
+            let plan = validate::validate_body(body, scope, None, &mut diag);
             if body.clean && plan.accepted() {
                 let warnings = expand::warnings(&config, diag.warnings());
-                expand::scope_expr(&config, error_ty, body, &plan, warnings)
+                expand::scope_expr(&config, error_ty, body, &plan, warnings, head)
             } else {
-                fallback::scope_expr(&config, error_ty)
+                fallback::scope_expr(&config, error_ty, head)
             }
         }
-        None => fallback::scope_expr(&config, error_ty),
+        None => fallback::scope_expr(&config, error_ty, head),
     };
     if diag.has_errors() {
         let errors = diag.error_tokens();
@@ -88,12 +95,17 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
         } => {
             let config = validate::validate_options(options, Site::Attr, &mut diag);
             let errors_before = diag.error_count();
-            let sig = validate::validate_fn(&item.sig, &mut diag);
+            let tail = body.as_ref().map(|body| &body.tail);
+            let sig = validate::validate_fn(&item.sig, tail, &mut diag);
             let sig_ok = diag.error_count() == errors_before;
             match &body {
                 Some(body) => {
+                    let scope = Scope {
+                        site: Site::Attr,
+                        name: config.name.as_ref(),
+                    };
                     let plan =
-                        validate::validate_body(body, Site::Attr, sig.value_ty.as_ref(), &mut diag);
+                        validate::validate_body(body, scope, sig.value_ty.as_ref(), &mut diag);
                     if body.clean && sig_ok && plan.accepted() {
                         let warnings = expand::warnings(&config, diag.warnings());
                         let scope = expand::scope_expr(
@@ -102,6 +114,7 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
                             body,
                             &plan,
                             warnings,
+                            Span::call_site(),
                         );
                         expand::fn_with_body(&item, scope)
                     } else {
@@ -120,9 +133,12 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 /// Runs a block of statements as the body of a cancel scope, and awaits it.
 ///
 /// `cancel_scope! { .. }` is an expression of type
-/// `ScopeResult<T, E> = Result<Outcome<T>, GroupError<E>>`; the macro awaits the scope itself
-/// (no `.await` after it), so it can only be used inside `async` code. The body runs in the
-/// caller's task: it may borrow locals and need not be `Send` or `'static`.
+/// `ScopeResult<T, E> = Result<Outcome<T>, GroupError<E>>`. The macro awaits the scope itself:
+/// write no `.await` after it, and use it inside `async` code only, an `async fn` or an
+/// `async { .. }` block (in a program, for example in `#[tokio::main] async fn main`).
+/// Elsewhere rustc reports "`await` is only allowed inside `async` functions and blocks" on the
+/// macro's name. The body runs in the caller's task: it may borrow locals and need not be
+/// `Send` or `'static`.
 ///
 /// # Options
 ///
@@ -141,10 +157,12 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 ///
 /// After the first statement, `NAME = EXPR;` is an ordinary assignment (a macro cannot see local
 /// variables). With NAME an option name at the top level of the body, the macro adds a warning
-/// that options go before the first statement (rustc reports the unknown variable, if there is
-/// none); write `{ limit = ..; }` or `(limit) = ..;` to keep such an assignment without the
-/// warning. An unknown NAME in the leading lines is an error ("did you mean"); to begin a body
-/// with an assignment, put it after another statement or inside a block.
+/// that options go before the first statement, and rustc reports the unknown variable if there
+/// is none: move the line above the first statement (adding `let` would compile and silently
+/// drop the option). Write `{ limit = ..; }` or `(limit) = ..;` to assign a variable of that
+/// name without the warning. An unknown NAME in the leading lines is an error ("did you
+/// mean"); to begin a body with an assignment, put it after another statement or inside a
+/// block.
 ///
 /// # Body forms
 ///
@@ -164,9 +182,9 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 /// The forms are not recognised inside closures, `async` blocks, nested items or macro calls (a
 /// nested `cancel_scope!` handles its own); there `spawn EXPR` and `cancel;` are compile errors
 /// that tell you to name the group (`as tg;`) and call `tg.spawn(..)` / `tg.cancel()`, while
-/// `spawn(x)` stays ordinary Rust (it may be `tokio::spawn`). In the body itself, `spawn(x)`
-/// inside an expression (`v.push(spawn(x))`) is an error that shows the fix (`let h = spawn(x);`
-/// first); call another function named `spawn` by its path.
+/// `spawn(x)` stays ordinary Rust (it may be `tokio::spawn`). In the body itself, `spawn x` or
+/// `spawn(x)` inside an expression (`v.push(spawn(x))`) is an error that shows the fix
+/// (`let h = spawn(x);` first); call another function named `spawn` by its path.
 ///
 /// # In `select!`
 ///
@@ -179,8 +197,9 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 /// - `=> spawn EXPR,` (or `=> spawn(EXPR),`): spawns, for its effect: like `=> { spawn EXPR; }`,
 ///   the arm has type `()`, as the other arms of a `select!` usually have. To keep the handle,
 ///   write a block (`=> { let h = spawn EXPR; .. }`).
-/// - `=> cancel,` unbraced is not the form: it is the value of a variable named `cancel`. The
-///   macro warns and says to write `=> { cancel; }` (or `=> (cancel),` for the variable).
+/// - `=> cancel,` unbraced is not the cancel form (only the statement `cancel;` is): the macro
+///   warns and says to write `=> { cancel; }` (`=> (cancel),` uses a variable named `cancel`,
+///   without the warning).
 ///
 /// The patterns, futures and preconditions (`, if COND`), `biased;`, `else =>`, `default =>` and
 /// `complete =>` are left as written. Other macros stay opaque: a form inside them is reported
@@ -330,9 +349,16 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 ///
 /// ```text
 /// error[E0597]: `name` does not live long enough
+///   | let name = String::from("task");
+///   |     ---- binding `name` declared here
+///   | let _ = cancel_scope! {
+///   |         - value captured here by coroutine
 ///   |     spawn async { println!("{name}") };
 ///   |     ----- argument requires that `name` is borrowed for `'static`
 /// ```
+///
+/// (For a variable declared in the body, rustc says E0373, "async block may outlive the current
+/// function", and suggests `async move` itself.)
 ///
 /// The fix: move the value (or a clone of it) into the task with `async move`:
 ///
@@ -359,7 +385,14 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 ///
 /// ```text
 /// error[E0728]: `await` is only allowed inside `async` functions and blocks
+///   | fn main() {
+///   | --------- this is not `async`
+///   |     let _ = cancel_scope! { 1 };
+///   |             ^ only allowed inside `async` functions and blocks
 /// ```
+///
+/// The fix: call it from an `async fn` (for a program, `#[tokio::main] async fn main()`) or an
+/// `async { .. }` block.
 ///
 /// An unknown option:
 ///
@@ -379,6 +412,29 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 ///        valid options are: `as NAME`, `parent`, `timeout`, `deadline`, `grace`, `limit`, `error`, `crate`
 /// ```
 ///
+/// An option after the first statement is an assignment (here of an unknown variable):
+///
+/// ```compile_fail,E0425
+/// # use std::time::Duration;
+/// # use cancel_scope::cancel_scope;
+/// # async fn f() {
+/// let _ = cancel_scope! {
+///     let x = 1;
+///     timeout = Duration::from_secs(1);
+///     x
+/// };
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// ```text
+/// error[E0425]: cannot find value `timeout` in this scope
+/// warning: use of deprecated function
+///          `cancel_scope::__private::timeout_is_an_option__move_it_above_the_first_statement`:
+///          options go before the first statement: move this line above the first statement;
+///          do not add `let` (the scope would silently get no timeout). [..]
+/// ```
+///
 /// The forms do not work inside closures and `async` blocks:
 ///
 /// ```compile_fail
@@ -394,7 +450,9 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 ///
 /// ```text
 /// error: `cancel;` cannot be used inside an `async` block: the forms only work in the scope body
-///        and its plain blocks; name the task group with `as tg;` and call `tg.cancel()` here
+///        and its plain blocks (`if`, `match`, loops); name the task group with `as tg;` and call
+///        `tg.cancel()` here (to move the group into a `move` closure or a task, clone it first:
+///        `let tg = tg.clone();`)
 /// ```
 #[proc_macro]
 pub fn cancel_scope(input: TokenStream) -> TokenStream {
@@ -502,7 +560,9 @@ pub fn cancel_scope(input: TokenStream) -> TokenStream {
 ///
 /// ```text
 /// error: a `#[cancel_scoped]` fn must return `ScopeResult<T>` or `ScopeResult<T, E>`, not
-///        `Result<u32, std::io::Error>`: the body's value becomes `T` and `?` works on `E`
+///        `Result<u32, std::io::Error>`: declare `-> ScopeResult<u32, std::io::Error>`, and
+///        write the body's value as `1` instead of `Ok(1)` (the body's value becomes `T`, the
+///        scope adds the `Ok`; `?` works on `E`)
 /// ```
 ///
 /// ```compile_fail

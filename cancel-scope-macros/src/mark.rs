@@ -17,7 +17,6 @@ use crate::lexical::{
     arm_end, find_punct, is_arrow_at, is_ident, is_keyword, is_macro_args, is_paren, is_punct,
     standalone_eq, starts_future,
 };
-use crate::options::OptKind;
 use crate::select::{self, RawSelect};
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 
@@ -89,8 +88,6 @@ pub(crate) struct Marked {
     /// The statements with markers in place of the forms.
     pub(crate) tokens: TokenStream,
     pub(crate) forms: Vec<RawForm>,
-    /// `NAME = ..` at the top level after the first statement, NAME an option name.
-    pub(crate) late_options: Vec<(OptKind, Span)>,
     /// Arm handlers that are the bare identifier `cancel` (a value, not the form).
     pub(crate) arm_cancels: Vec<Span>,
 }
@@ -98,7 +95,7 @@ pub(crate) struct Marked {
 /// Whether a token sequence is the body itself or a nested block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Level {
-    /// The scope body: `spawn` with nothing after it is an error; late options are looked for.
+    /// The scope body: `spawn` with nothing after it is an error.
     Top,
     /// A nested group: `{ spawn }` may be the struct shorthand `S { spawn }`.
     Nested,
@@ -131,7 +128,6 @@ fn marker(index: usize, span: Span, delimiter: Delimiter) -> [TokenTree; 3] {
 #[derive(Debug)]
 pub(crate) struct Marker<'d> {
     forms: Vec<RawForm>,
-    late_options: Vec<(OptKind, Span)>,
     arm_cancels: Vec<Span>,
     diag: &'d mut Diagnostics,
 }
@@ -140,7 +136,6 @@ impl<'d> Marker<'d> {
     pub(crate) fn new(diag: &'d mut Diagnostics) -> Self {
         Marker {
             forms: Vec::new(),
-            late_options: Vec::new(),
             arm_cancels: Vec::new(),
             diag,
         }
@@ -153,7 +148,6 @@ impl<'d> Marker<'d> {
         Marked {
             tokens,
             forms: self.forms,
-            late_options: self.late_options,
             arm_cancels: self.arm_cancels,
         }
     }
@@ -213,7 +207,6 @@ impl<'d> Marker<'d> {
         let stmts = seq == Seq::Stmts;
         let mut out: Vec<TokenTree> = Vec::with_capacity(tokens.len());
         let mut at_start = stmts;
-        let mut first_stmt = true;
         let mut i = 0;
         while i < tokens.len() {
             let tt = &tokens[i];
@@ -228,12 +221,6 @@ impl<'d> Marker<'d> {
                 continue;
             }
             if let TokenTree::Ident(id) = tt {
-                if at_start && level == Level::Top && !first_stmt && standalone_eq(tokens, i + 1) {
-                    let name = id.to_string();
-                    if let Some(kind) = OptKind::from_name(&name).filter(|_| !is_keyword(&name)) {
-                        self.late_options.push((kind, id.span()));
-                    }
-                }
                 if let Some(spawner) = Spawner::from_keyword(id) {
                     let after_eq = stmts && i > 0 && standalone_eq(tokens, i - 1);
                     let after_arrow = stmts && i >= 2 && is_arrow_at(tokens, i - 2);
@@ -345,9 +332,6 @@ impl<'d> Marker<'d> {
                     }
                     // `m! { .. }` is a whole statement; the next token starts another.
                     at_start = stmts && g.delimiter() == Delimiter::Brace;
-                    if at_start {
-                        first_stmt = false;
-                    }
                 }
                 TokenTree::Group(g) => {
                     let inner: Vec<TokenTree> = g.stream().into_iter().collect();
@@ -361,14 +345,10 @@ impl<'d> Marker<'d> {
                     new.set_span(g.span());
                     out.push(TokenTree::Group(new));
                     at_start = stmts && is_block;
-                    if at_start {
-                        first_stmt = false;
-                    }
                 }
                 TokenTree::Punct(p) if p.as_char() == ';' => {
                     out.push(tt.clone());
                     at_start = stmts;
-                    first_stmt = false;
                 }
                 _ => {
                     out.push(tt.clone());

@@ -154,15 +154,13 @@ fn select_arms_are_split_and_marked() {
 }
 
 #[test]
-fn syntax_errors_and_late_options() {
+fn syntax_errors() {
     let (out, errs) =
         marked(quote! { spawn; cancel now; cancel 5; x = 1; limit = 4; { grace = 1; } spawn });
     assert_eq!(errs.len(), 4, "{errs:?}");
     assert!(errs[0].contains("`spawn` needs a future"));
     assert!(errs[1].contains("`cancel` takes nothing after it"));
     assert!(errs[3].contains("`spawn` needs a future"));
-    let late: Vec<_> = out.late_options.iter().map(|(k, _)| k.name()).collect();
-    assert_eq!(late, ["limit"]);
     assert!(first_keyword_spawn(&out).is_none());
 }
 

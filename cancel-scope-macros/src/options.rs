@@ -12,8 +12,10 @@
 //! 2. its expansion: one arm of the exhaustive `match` in `expand::builder`
 //!    (`(OptKind::Supervise, OptValue::Flag) => out.extend(quote!(.supervise()))`, or one
 //!    `.cancel_on(#e)` per expression of `OptValue::List`);
-//! 3. if NAME can be assigned (it is not a keyword), one line in the runtime's
-//!    `__private::late_option!` list, for the late-option warning (a unit test checks it).
+//! 3. if NAME can be assigned (it is not a keyword), one row in the runtime's
+//!    `__private::late_option!` list, for the late-option warning: the item
+//!    `NAME_is_an_option__move_it_above_the_first_statement` (`expand::late_option_item`) and
+//!    its note, worded as the other rows' (a unit test checks it).
 //!
 //! Parsing, "did you mean", the list of valid names, duplicates and the attribute's argument
 //! grammar follow from the row.
@@ -298,20 +300,21 @@ mod tests {
     }
 
     /// Every option that can be assigned late has its warning item in the runtime's
-    /// `__private::late_option` (a new row needs one line there too).
+    /// `__private` (a new row needs one there too, in the `late_option!` list), with a note
+    /// about that option.
     #[test]
     fn every_option_has_its_late_option_warning() {
         let private = include_str!("../../cancel-scope/src/private.rs");
         for kind in OptKind::ALL {
-            if crate::lexical::is_keyword(kind.name()) {
+            let name = kind.name();
+            if crate::lexical::is_keyword(name) {
                 continue;
             }
-            let row = format!("\n        {} => \"`{} = ..`", kind.name(), kind.name());
-            assert!(
-                private.contains(&row),
-                "no `late_option` item for `{}`",
-                kind.name()
-            );
+            let item = crate::expand::late_option_item(*kind);
+            let row = format!("\n    {item} => \"{name}\",\n        \"options go before");
+            assert!(private.contains(&row), "no `late_option` item for `{name}`");
+            let escape = format!("write `{{ {name} = ..; }}` or `({name}) = ..;`\";");
+            assert!(private.contains(&escape), "no escape for `{name}`");
         }
     }
 

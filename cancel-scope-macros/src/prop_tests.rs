@@ -201,7 +201,15 @@ fn mutate_shallow(ts: TokenStream, m: &Mutation) -> TokenStream {
 fn run_macro(ts: TokenStream) {
     let mut diag = Diagnostics::default();
     if let Some(body) = Body::parse(ts.clone(), &mut diag) {
-        let _ = crate::validate::validate_body(&body, crate::options::Site::Macro, None, &mut diag);
+        let _ = crate::validate::validate_body(
+            &body,
+            crate::validate::Scope {
+                site: crate::options::Site::Macro,
+                name: None,
+            },
+            None,
+            &mut diag,
+        );
     }
     let out = crate::scope_macro(ts);
     // Either code, or errors (rendered as `compile_error!`), comes back.

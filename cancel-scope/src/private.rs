@@ -1,45 +1,62 @@
 //! Items the macros of `cancel-scope-macros` call, and nothing else should: stable-Rust
 //! warnings. A proc macro cannot emit a warning on stable, but a call of a `#[deprecated]`
-//! item at a user's span makes rustc print the item's note there, as a warning the user can
-//! silence the way the note says. Not part of the public API; may change in any release.
+//! item at a user's span makes rustc print the item's path and note there, as a warning the
+//! user can silence the way the note says. The items are named so that rustc's headline
+//! (`use of deprecated function `cancel_scope::__private::NAME``) already reads as the
+//! advice. Not part of the public API; may change in any release.
 
 #![doc(hidden)]
+// The names are sentences; `__` separates their clauses.
+#![allow(non_snake_case)]
 
-/// Calls that raise a warning about an option written after the first statement of a
+/// One warning item per option that can be assigned after the first statement of a
 /// `cancel_scope!` body, where `NAME = EXPR;` is an ordinary assignment.
-pub mod late_option {
-    macro_rules! late_option {
-        ($($name:ident => $note:literal;)*) => {$(
-            #[doc = concat!("Raises the warning for a late `", stringify!($name), " = ..;`.")]
-            #[deprecated(note = $note)]
-            #[inline(always)]
-            pub const fn $name() {}
-        )*};
-    }
-    late_option! {
-        parent => "`parent = ..` after the first statement assigns a variable; options go before the first statement (to keep the assignment, write `{ parent = ..; }` or `(parent) = ..;`)";
-        timeout => "`timeout = ..` after the first statement assigns a variable; options go before the first statement (to keep the assignment, write `{ timeout = ..; }` or `(timeout) = ..;`)";
-        deadline => "`deadline = ..` after the first statement assigns a variable; options go before the first statement (to keep the assignment, write `{ deadline = ..; }` or `(deadline) = ..;`)";
-        grace => "`grace = ..` after the first statement assigns a variable; options go before the first statement (to keep the assignment, write `{ grace = ..; }` or `(grace) = ..;`)";
-        limit => "`limit = ..` after the first statement assigns a variable; options go before the first statement (to keep the assignment, write `{ limit = ..; }` or `(limit) = ..;`)";
-        error => "`error = ..` after the first statement assigns a variable; options go before the first statement (to keep the assignment, write `{ error = ..; }` or `(error) = ..;`)";
-    }
+macro_rules! late_option {
+    ($($name:ident => $option:literal, $note:literal;)*) => {$(
+        #[doc = concat!("Raises the warning for `", $option, " = ..;` after the first statement.")]
+        #[deprecated(note = $note)]
+        #[inline(always)]
+        pub const fn $name() {}
+    )*};
 }
 
-/// Raises the warning for a body whose value is written `Ok(..)` / `Err(..)`.
+late_option! {
+    parent_is_an_option__move_it_above_the_first_statement => "parent",
+        "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently get no parent). To assign a variable named `parent` here, write `{ parent = ..; }` or `(parent) = ..;`";
+    timeout_is_an_option__move_it_above_the_first_statement => "timeout",
+        "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently get no timeout). To assign a variable named `timeout` here, write `{ timeout = ..; }` or `(timeout) = ..;`";
+    deadline_is_an_option__move_it_above_the_first_statement => "deadline",
+        "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently get no deadline). To assign a variable named `deadline` here, write `{ deadline = ..; }` or `(deadline) = ..;`";
+    grace_is_an_option__move_it_above_the_first_statement => "grace",
+        "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently get no grace period). To assign a variable named `grace` here, write `{ grace = ..; }` or `(grace) = ..;`";
+    limit_is_an_option__move_it_above_the_first_statement => "limit",
+        "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently get no limit). To assign a variable named `limit` here, write `{ limit = ..; }` or `(limit) = ..;`";
+    error_is_an_option__move_it_above_the_first_statement => "error",
+        "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently keep the default error type). To assign a variable named `error` here, write `{ error = ..; }` or `(error) = ..;`";
+}
+
+/// Raises the warning for a body whose value is written `Ok(..)`.
 #[deprecated(
-    note = "the body's value is `T`, not `Result<T, E>`: write `v` instead of \
-                     `Ok(v)` (the scope adds the `Ok` itself), and `Err(e)?` instead of \
-                     `Err(e)`; to make a `Result` the value, bind it first: `let r = Ok(v); r`"
+    note = "the body's value is `T`: write `v` instead of `Ok(v)` (the scope adds the `Ok` \
+            itself); to make a `Result` the body's value, bind it first: `let r = Ok(v); r`"
 )]
 #[inline(always)]
-pub const fn body_value_is_a_result() {}
+pub const fn body_value_is_T__write_v_instead_of_Ok_v() {}
+
+/// Raises the warning for a body whose value is written `Err(..)`.
+#[deprecated(
+    note = "the body's value is `T`: to fail the body, write `Err(e)?` instead of `Err(e)` \
+            (`?` converts `e` into the group's error type); to make a `Result` the body's \
+            value, bind it first: `let r = Err(e); r`"
+)]
+#[inline(always)]
+pub const fn body_value_is_T__write_Err_e_question_mark_to_fail() {}
 
 /// Raises the warning for an arm handler written `=> cancel,`.
 #[deprecated(
-    note = "`=> cancel,` is the value of a variable named `cancel`, not the cancel \
-                     form: to cancel the group and stop the body, write `=> { cancel; }` (to \
-                     mean the variable, write `=> (cancel),`)"
+    note = "`=> cancel,` is not the cancel form (only the statement `cancel;` is): write \
+            `=> { cancel; }` to cancel the group and stop the body (to use the value of a \
+            variable named `cancel`, write `=> (cancel),`)"
 )]
 #[inline(always)]
-pub const fn arm_cancel_is_a_value() {}
+pub const fn cancel_in_an_arm_is_a_statement__write_a_block_with_cancel() {}

@@ -54,6 +54,7 @@ both!(
     body_borrows_locals,
     task_error_is_reported,
     late_assignment_is_ordinary_rust,
+    warned_late_assignment_still_assigns,
     nested_scopes_each_handle_their_own_forms,
     spawn_call_in_closure_is_ordinary,
     attr_free_fn,
@@ -412,6 +413,20 @@ async fn late_assignment_is_ordinary_rust() {
     };
     assert_eq!(out.unwrap(), Outcome::Completed(7));
     assert_eq!((limit, grace), (5, 2));
+}
+
+// The warning (a `#[deprecated]` call) is the point of the line; the assignment must happen all
+// the same (the expansion writes it `(limit) = ..;`, which means the same).
+#[allow(deprecated)]
+async fn warned_late_assignment_still_assigns() {
+    let mut limit = 0;
+    let out = cancel_scope! {
+        let _first = ();
+        limit = 5;
+        limit + 1
+    };
+    assert_eq!(out.unwrap(), Outcome::Completed(6));
+    assert_eq!(limit, 5);
 }
 
 async fn nested_scopes_each_handle_their_own_forms() {

@@ -1,6 +1,6 @@
 //! Where the body forms may stand, and what the body's value may look like: one [`Action`] per
-//! form of the parsed body, an error (on the form's own tokens) for each form where it cannot
-//! work, and the warnings.
+//! form of the parsed body, an error (on the form's own tokens, worded by `advice`) for each
+//! form where it cannot work, and the warnings.
 //!
 //! - `spawn EXPR` / `spawn(EXPR)` at a form position of the scope body spawns. `spawn(EXPR)`
 //!   inside a closure, an `async` block or an item stays the ordinary call it is there (it may
@@ -11,15 +11,17 @@
 //! - In `#[cancel_scoped]`, the keyword form `spawn EXPR` is an error (rustc has already
 //!   rejected the line; we say what to write), and so is an `Ok(..)` / `Err(..)` tail when
 //!   `T` is not a `Result`.
-//! - `NAME = ..;` at the top level after the first statement, NAME an option, warns; so do
-//!   an `Ok(..)` / `Err(..)` tail of `cancel_scope!` (the macro cannot know `T`) and an arm
-//!   handler written `=> cancel,` (a variable's value; the form is `=> { cancel; }`).
+//! - `NAME = ..;` at the top level after the first statement, NAME an option, warns (and stays
+//!   an assignment, which the expansion writes `(NAME) = ..;`); so do an `Ok(..)` / `Err(..)`
+//!   tail of `cancel_scope!` (the macro cannot know `T`) and an arm handler written
+//!   `=> cancel,` (a variable's value; the form is `=> { cancel; }`).
 
 use crate::body::{Body, Ctx, FormKind, Tail, Variant};
 use crate::diagnostics::{Diagnostics, Warning, source_text};
 use crate::mark::{Position, SpawnSyntax, Spawner};
 use crate::options::Site;
-use syn::Type;
+use crate::validate::advice;
+use syn::{Ident, Type};
 
 /// What the expansion does with a form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +44,10 @@ pub(crate) enum Action {
 #[derive(Clone, Debug)]
 pub(crate) struct Plan {
     pub(crate) actions: Vec<Action>,
+    /// The top-level statements `NAME = EXPR;` (NAME an option) that stay assignments: the
+    /// expansion writes them `(NAME) = EXPR;`, which means the same, so that rustc does not
+    /// suggest `let NAME = ..` (which would compile and silently drop the option).
+    pub(crate) late_assignments: Vec<usize>,
 }
 
 impl Plan {
@@ -73,9 +79,16 @@ fn is_result(ty: &Type) -> bool {
     }
 }
 
+/// The group's handle in the body (`as NAME`) and where the body is, for messages.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scope<'a> {
+    pub(crate) site: Site,
+    pub(crate) name: Option<&'a Ident>,
+}
+
 /// The action for a `spawn` form, or its error.
 fn spawn_action(
-    site: Site,
+    scope: Scope<'_>,
     here: Ctx,
     spawner: Spawner,
     (syntax, position): (SpawnSyntax, Position),
@@ -84,56 +97,35 @@ fn spawn_action(
     diag: &mut Diagnostics,
 ) -> Action {
     let kw = spawner.keyword();
+    let expr = source_text(expr);
+    let written = match syntax {
+        SpawnSyntax::Keyword => format!("{kw} {expr}"),
+        SpawnSyntax::Call => format!("{kw}({expr})"),
+    };
     match (here, syntax, position) {
-        (Ctx::Body, SpawnSyntax::Keyword, Position::Statement) if site == Site::Attr => {
+        (Ctx::Body, SpawnSyntax::Keyword, Position::Statement) if scope.site == Site::Attr => {
             diag.error(
                 span,
                 format_args!(
                     "in a `#[cancel_scoped]` body, the {kw} form is written with parentheses: \
-                     `{kw}({});` (an attribute's input must be valid Rust, so rustc rejects \
+                     `{kw}({expr});` (an attribute's input must be valid Rust, so rustc rejects \
                      `{kw} EXPR` before this macro runs: ignore its hint for this line)",
-                    source_text(expr)
                 ),
             );
             Action::Rejected
         }
         (Ctx::Body, _, Position::Statement) => Action::Spawn,
-        (_, SpawnSyntax::Keyword, Position::Expression) => {
-            diag.error(
-                span,
-                format_args!(
-                    "`{kw} EXPR` is only recognised at the start of a statement (or after `let PAT =`, \
-                     `x =` or a match arm's `=>`) in the scope body; elsewhere name the task group \
-                     with `as tg;` and call `tg.{kw}(EXPR)`"
-                ),
-            );
+        (Ctx::Body, _, Position::Expression) => {
+            let is_call = syntax == SpawnSyntax::Call;
+            diag.error(span, advice::not_in_an_expression(kw, &written, is_call));
             Action::Rejected
         }
-        (Ctx::Body, SpawnSyntax::Call, Position::Expression) => {
-            let expr = source_text(expr);
-            diag.error(
-                span,
-                format_args!(
-                    "`{kw}({expr})` inside an expression is not the {kw} form: the form is \
-                     recognised at the start of a statement and after `let h =`. Spawn first, \
-                     then use the handle:\n    let h = {kw}({expr});\n    \
-                     /* `h` where `{kw}({expr})` was */\n\
-                     (to call a function named `{kw}`, write its path, e.g. `tokio::{kw}(..)`)"
-                ),
-            );
-            Action::Rejected
-        }
+        // Outside the body proper, `spawn(x)` is ordinary Rust (it may be `tokio::spawn`).
         (_, SpawnSyntax::Call, _) => Action::CallAsWritten,
-        (_, SpawnSyntax::Keyword, Position::Statement) => {
-            diag.error(
-                span,
-                format_args!(
-                    "`{kw} EXPR` cannot be used inside {}: the forms only work in the scope body \
-                     and its plain blocks; name the task group with `as tg;` and call \
-                     `tg.{kw}(EXPR)` here (clone `tg` to move it into a closure or task)",
-                    here.describe()
-                ),
-            );
+        (_, SpawnSyntax::Keyword, _) => {
+            let call = format!("{kw}({expr})");
+            let msg = advice::not_in_nested_code(scope.site, here, scope.name, &written, &call);
+            diag.error(span, msg);
             Action::Rejected
         }
     }
@@ -142,10 +134,12 @@ fn spawn_action(
 /// Validates the body's forms. `value_ty` is the `T` of the attribute's return type.
 pub(crate) fn validate_body(
     body: &Body,
-    site: Site,
+    scope: Scope<'_>,
     value_ty: Option<&Type>,
     diag: &mut Diagnostics,
 ) -> Plan {
+    let site = scope.site;
+    let mut late_assignments = Vec::new();
     let mut actions = Vec::with_capacity(body.forms.len());
     for form in &body.forms {
         let here = form.ctx;
@@ -156,17 +150,19 @@ pub(crate) fn validate_body(
                 syntax,
                 position,
                 expr,
-            } => spawn_action(site, here, *spawner, (*syntax, *position), expr, span, diag),
+            } => spawn_action(
+                scope,
+                here,
+                *spawner,
+                (*syntax, *position),
+                expr,
+                span,
+                diag,
+            ),
             FormKind::Cancel if here == Ctx::Body => Action::Cancel,
             FormKind::Cancel => {
-                diag.error(
-                    span,
-                    format_args!(
-                        "`cancel;` cannot be used inside {}: the forms only work in the scope body and its \
-                         plain blocks; name the task group with `as tg;` and call `tg.cancel()` here",
-                        here.describe()
-                    ),
-                );
+                let msg = advice::not_in_nested_code(site, here, scope.name, "cancel;", "cancel()");
+                diag.error(span, msg);
                 Action::Rejected
             }
             FormKind::Select { .. } => Action::Select,
@@ -187,8 +183,12 @@ pub(crate) fn validate_body(
         actions.push(action);
     }
     if site == Site::Macro {
-        for &(kind, span) in &body.late_options {
-            diag.warn(Warning::LateOption { kind, span });
+        for late in &body.late_options {
+            diag.warn(Warning::LateOption {
+                kind: late.kind,
+                span: late.span,
+            });
+            late_assignments.push(late.stmt);
         }
     }
     for &span in &body.arm_cancels {
@@ -202,7 +202,10 @@ pub(crate) fn validate_body(
     } = &body.tail
     {
         match (site, value_ty) {
-            (Site::Macro, _) => diag.warn(Warning::BodyValueIsResult { span: *span }),
+            (Site::Macro, _) => diag.warn(Warning::BodyValueIsResult {
+                variant: *variant,
+                span: *span,
+            }),
             (Site::Attr, Some(ty)) if !is_result(ty) => {
                 let ty = source_text(ty);
                 let args = source_text(args);
@@ -222,7 +225,10 @@ pub(crate) fn validate_body(
             (Site::Attr, _) => {}
         }
     }
-    Plan { actions }
+    Plan {
+        actions,
+        late_assignments,
+    }
 }
 
 #[cfg(test)]
@@ -235,7 +241,7 @@ mod tests {
         let mut diag = Diagnostics::default();
         let body = Body::parse(ts, &mut diag).expect("parses");
         assert!(!diag.has_errors(), "{:?}", diag.messages());
-        let plan = validate_body(&body, site, None, &mut diag);
+        let plan = validate_body(&body, Scope { site, name: None }, None, &mut diag);
         (plan, diag.messages(), diag.warnings().len())
     }
 
@@ -277,7 +283,8 @@ mod tests {
                 let g = async { cancel; };
                 fn item() { cancel; }
                 handles.push(spawn(fetch(1)));
-                let s = || spawn y;
+                let s = || spawn fetch(y);
+                v.push(spawn g());
                 break;
                 'outer: loop { loop { continue 'outer; } }
                 loop { async { break; }; }
@@ -285,14 +292,47 @@ mod tests {
             },
         );
         assert!(!plan.accepted());
-        assert_eq!(errs.len(), 7, "{errs:?}");
-        assert!(errs[0].contains("inside a closure") && errs[0].contains("tg.spawn(EXPR)"));
+        assert_eq!(errs.len(), 8, "{errs:?}");
+        assert!(errs[0].starts_with("`spawn x` cannot be used inside a closure"));
+        assert!(errs[0].contains("`as tg;` and call `tg.spawn(x)` here"));
         assert!(errs[1].contains("inside an `async` block") && errs[1].contains("tg.cancel()"));
-        assert!(errs[2].contains("nested item"));
+        assert!(errs[2].contains("nested item") && errs[2].contains("pass `tg` to the item"));
         assert!(errs[3].contains("let h = spawn(fetch(1));"), "{}", errs[3]);
-        assert!(errs[4].contains("only recognised at the start of a statement"));
-        assert!(errs[5].starts_with("`break` cannot leave the `cancel_scope!` body"));
-        assert!(errs[6].starts_with("`continue` cannot leave"));
+        assert!(errs[3].contains("write its path"), "{}", errs[3]);
+        // An unbraced closure body is a closure too, whatever the position.
+        assert!(errs[4].starts_with("`spawn fetch(y)` cannot be used inside a closure"));
+        assert!(
+            errs[4].contains("call `tg.spawn(fetch(y))` here"),
+            "{}",
+            errs[4]
+        );
+        assert!(errs[5].contains("let h = spawn g();") && !errs[5].contains("write its path"));
+        assert!(errs[5].contains(advice::FORM_POSITIONS), "{}", errs[5]);
+        assert!(errs[6].starts_with("`break` cannot leave the `cancel_scope!` body"));
+        assert!(errs[7].starts_with("`continue` cannot leave"));
+    }
+
+    #[test]
+    fn the_advice_names_the_group_as_written() {
+        let mut diag = Diagnostics::default();
+        let body = Body::parse(quote! { let f = async { spawn x(); }; }, &mut diag).unwrap();
+        let name: Ident = syn::parse_quote!(workers);
+        let scope = Scope {
+            site: Site::Macro,
+            name: Some(&name),
+        };
+        validate_body(&body, scope, None, &mut diag);
+        let msg = &diag.messages()[0];
+        assert!(msg.contains("; call `workers.spawn(x())` here"), "{msg}");
+        assert!(msg.contains("`let workers = workers.clone();`"), "{msg}");
+        let mut diag = Diagnostics::default();
+        let body = Body::parse(quote! { let f = || { cancel; }; }, &mut diag).unwrap();
+        let attr = Scope {
+            site: Site::Attr,
+            name: None,
+        };
+        validate_body(&body, attr, None, &mut diag);
+        assert!(diag.messages()[0].contains("`#[cancel_scoped(as tg)]`"));
     }
 
     #[test]
@@ -308,16 +348,22 @@ mod tests {
         );
         assert!(errs.is_empty() && plan.accepted());
         assert_eq!(warnings, 4);
+        // The late `limit = 4;` (statement 1) stays an assignment, parenthesised.
+        assert_eq!(plan.late_assignments, [1]);
         // In the attribute, an `Ok(..)` tail is an error when `T` is not a `Result`.
         let mut diag = Diagnostics::default();
         let body = Body::parse(quote! { limit = 4; Ok(1) }, &mut diag).unwrap();
-        let plan = validate_body(&body, Site::Attr, Some(&syn::parse_quote!(u32)), &mut diag);
+        let attr = Scope {
+            site: Site::Attr,
+            name: None,
+        };
+        let plan = validate_body(&body, attr, Some(&syn::parse_quote!(u32)), &mut diag);
         assert!(!plan.accepted());
         assert!(diag.messages()[0].starts_with("the body's value is `u32`"));
         assert!(diag.warnings().is_empty());
         let plan = validate_body(
             &body,
-            Site::Attr,
+            attr,
             Some(&syn::parse_quote!(Result<u8, E>)),
             &mut Diagnostics::default(),
         );

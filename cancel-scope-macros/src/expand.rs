@@ -144,8 +144,12 @@ pub(crate) fn warnings(config: &Config, warnings: &[Warning]) -> TokenStream {
 
 /// The span rustc shows for what the macro call as a whole does (it awaits; its body is a
 /// coroutine): the start of the `cancel_scope!` call, one caret on the macro's name, rather
-/// than the whole call. Outside a macro (unit tests), the whole call.
+/// than the whole call. Where `proc_macro::Span::start` is not available (Rust < 1.88, or
+/// outside a macro, as in unit tests), the whole call.
 pub(crate) fn macro_name_span() -> Span {
+    // `span_start` is set by the build script on Rust >= 1.88 only.
+    #[cfg(span_start)]
+    #[allow(clippy::incompatible_msrv)]
     if proc_macro::is_available() {
         return proc_macro::Span::call_site().start().into();
     }

@@ -202,7 +202,7 @@ where
                 match (output, core) {
                     (Ok(value), _) => Poll::Ready(value),
                     (Err(error), Some(core)) => {
-                        core.record_error(error);
+                        core.record_task_error(error);
                         Poll::Ready(None)
                     }
                     (Err(_), None) => Poll::Ready(None),

@@ -37,7 +37,10 @@ async fn task_error_does_not_cancel() {
             let bad = tg.spawn(async { Err::<(), _>(err("bad")) });
             assert_eq!(bad.await, None);
             tokio::time::sleep(short()).await;
-            assert!(!tg.is_cancelled(), "a task error does not cancel a supervised group");
+            assert!(
+                !tg.is_cancelled(),
+                "a task error does not cancel a supervised group"
+            );
             let good = tg.spawn(async {
                 tokio::time::sleep(short()).await;
                 Ok::<_, BoxError>(5u32)
@@ -98,7 +101,11 @@ async fn task_panic_cancels_and_is_resumed() {
     .await;
     let payload = caught.expect_err("the panic is resumed");
     assert_eq!(payload.downcast_ref::<Payload>(), Some(&Payload(7)));
-    assert_eq!(drops.get(), 1, "the sibling was stopped before the panic was resumed");
+    assert_eq!(
+        drops.get(),
+        1,
+        "the sibling was stopped before the panic was resumed"
+    );
     assert_eq!(tg.cancel_reason(), Some(CancelReason::Failed));
 }
 
@@ -187,7 +194,10 @@ async fn discarded_value_dropped_before_scope_returns() {
         })
         .await;
     assert!(out.is_err());
-    assert!(rx.await.is_ok(), "the task saw the drop before the scope ended");
+    assert!(
+        rx.await.is_ok(),
+        "the task saw the drop before the scope ended"
+    );
     assert_eq!(dropped.get(), 1);
 }
 
@@ -208,7 +218,11 @@ async fn value_dropped_when_error_comes_after_body_returned() {
                 Err::<(), _>(err("late"))
             });
             tg.spawn(async move {
-                within("the value is dropped after the late error", seen.wait_for(1)).await;
+                within(
+                    "the value is dropped after the late error",
+                    seen.wait_for(1),
+                )
+                .await;
                 o.store(1, Ordering::SeqCst);
             });
             let g = dropped.guard();
@@ -216,7 +230,9 @@ async fn value_dropped_when_error_comes_after_body_returned() {
             Ok(g)
         })
         .await;
-    let Err(e) = out else { panic!("expected an error") };
+    let Err(e) = out else {
+        panic!("expected an error")
+    };
     assert_eq!(msgs(&e), ["late"]);
     assert_eq!(order.load(Ordering::SeqCst), 1);
 }
@@ -288,9 +304,8 @@ async fn supervise_grace_parent_combo() {
                 tokio::time::sleep(short()).await;
                 c.cancel();
             });
-            let inner_out: ScopeResult<()> = inner
-                .run(async { std::future::pending().await })
-                .await;
+            let inner_out: ScopeResult<()> =
+                inner.run(async { std::future::pending().await }).await;
             assert_eq!(inner_tg.cancel_reason(), Some(CancelReason::Parent));
             assert_eq!(saved.await, None);
             Ok(msgs(&inner_out.unwrap_err()))

@@ -161,6 +161,8 @@ mod policy;
 mod run;
 mod scope;
 mod task;
+mod task_end;
+mod task_set;
 mod trace;
 
 pub use crate::error::{BoxError, GroupError, SpawnError};
@@ -169,4 +171,6 @@ pub use crate::outcome::{CancelReason, Outcome, ScopeResult};
 pub use crate::policy::{join_all, race};
 pub use crate::scope::CancelScope;
 pub use crate::task::{TaskHandle, TaskOutput};
+pub use crate::task_end::TaskEnd;
+pub use crate::task_set::TaskSet;
 pub use cancel_scope_macros::{cancel_scope, cancel_scoped};

@@ -175,7 +175,11 @@ where
     F: Future<Output = Result<T, E>>,
 {
     let value = future.await?;
-    let mut slots = member.0.slots.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut slots = member
+        .0
+        .slots
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     // Replaces `None`: no user code runs under the lock.
     slots[index] = Some(value);
     drop(slots);

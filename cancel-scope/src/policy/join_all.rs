@@ -73,6 +73,10 @@ impl<E: Send + 'static> CancelScope<E> {
     /// Should a task stop without a result and without a cancel or an error (the runtime
     /// shutting down), the scope returns `Ok(Outcome::Cancelled(CancelReason::Dropped))`.
     ///
+    /// # Errors
+    ///
+    /// `Err(GroupError)` with every task's error, in order, if any task failed.
+    ///
     /// # Panics
     ///
     /// Resumes the first panic of a task or of the iterator, like any scope.
@@ -140,6 +144,10 @@ impl<E: Send + 'static> CancelScope<E> {
 
 /// Joins `futures` in a scope of the default builder (`CancelScope::new().join_all(futures)`);
 /// see [`CancelScope::join_all`].
+///
+/// # Errors
+///
+/// `Err(GroupError)` with every task's error, in order, if any task failed.
 ///
 /// # Panics
 ///

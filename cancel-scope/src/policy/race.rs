@@ -45,6 +45,10 @@ impl<E: Send + 'static> CancelScope<E> {
     /// panics while yielding is a body panic (the contenders already spawned are cancelled and
     /// waited for, then the panic is resumed).
     ///
+    /// # Errors
+    ///
+    /// `Err(GroupError)` with every contender's error, in order, when no contender won.
+    ///
     /// # Panics
     ///
     /// If `futures` is empty: an empty race has no winner and no error to report. The panic is
@@ -102,6 +106,10 @@ impl<E: Send + 'static> CancelScope<E> {
 /// Races `futures` in a scope of the default builder (`CancelScope::new().race(futures)`); see
 /// [`CancelScope::race`].
 ///
+/// # Errors
+///
+/// `Err(GroupError)` with every contender's error, in order, when no contender won.
+///
 /// # Panics
 ///
 /// If `futures` is empty (when the race is awaited), or to resume a contender's panic.
@@ -111,13 +119,14 @@ impl<E: Send + 'static> CancelScope<E> {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let out = cancel_scope::race([
-///     Box::pin(async { Err::<u32, BoxError>("no route".into()) })
-///         as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>,
-///     Box::pin(async { Ok(7) }),
-/// ])
+/// let out = cancel_scope::race((0..3u32).map(|i| async move {
+///     if i == 0 { Err::<u32, BoxError>("no route".into()) } else {
+///         tokio::time::sleep(std::time::Duration::from_millis(u64::from(i))).await;
+///         Ok(i)
+///     }
+/// }))
 /// .await;
-/// assert_eq!(out.unwrap(), Outcome::Completed(7));
+/// assert_eq!(out.unwrap(), Outcome::Completed(1));
 /// # }
 /// ```
 pub fn race<T, F, I>(futures: I) -> impl Future<Output = ScopeResult<T, BoxError>>

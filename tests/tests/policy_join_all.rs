@@ -32,7 +32,28 @@ both!(
     panicking_iterator_cancels_spawned_then_resumes,
     task_panic_is_resumed,
     free_fn_join_all,
+    readme_policies,
 );
+
+/// The README's join-policies example (same code, rustfmt-formatted).
+async fn readme_policies() {
+    let fetch = |n: u32| async move {
+        if n == 3 {
+            Err::<u32, BoxError>("page 3: 503".into())
+        } else {
+            Ok(n * 10)
+        }
+    };
+    // Every error, not just the first: no task is cancelled by a sibling's failure.
+    let out = CancelScope::new()
+        .supervise()
+        .join_all((1..=4).map(fetch))
+        .await;
+    assert_eq!(out.unwrap_err().len(), 1);
+    // The first success wins; the failed attempt does not stop the race.
+    let out = cancel_scope::race([3, 4].map(fetch)).await;
+    assert_eq!(out.unwrap(), Outcome::Completed(40));
+}
 
 async fn values_in_input_order() {
     let s = short();

@@ -5,13 +5,15 @@
 //! pushes how it ended ([`TaskEnd`]) onto the set's queue and wakes the one waiting in
 //! [`TaskSet::join_next`]. The task itself is freed at once (no `JoinHandle` is kept), so the set
 //! holds only the ends not taken yet. How a task ended is seen by its wrapper: a value or an
-//! `Err` when its future returns, a panic when the future is dropped in the middle of a poll,
-//! a cancel or an abort when it is dropped between polls (told apart by the group's state), and
-//! never started when it is dropped unpolled.
+//! `Err` when its future returns, a panic when the future is dropped in the middle of a poll
+//! (or its destructor panics), a cancel or an abort when it is dropped between polls (told apart
+//! by the group's state), and never started when it is dropped unpolled. The end is reported
+//! once the user's future was dropped.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -108,10 +110,11 @@ impl<T: Send + 'static> TaskSet<T> {
     {
         lock(&self.shared).pending += 1;
         let member = Member {
-            future,
+            future: Some(future),
             queue: Some(self.shared.clone()),
             core: group.core.clone(),
             state: MemberState::Unpolled,
+            end: None,
             _error: std::marker::PhantomData::<fn() -> E>,
         };
         // The handle is not kept: the member reports its end itself.
@@ -198,26 +201,40 @@ enum MemberState {
 
 pin_project_lite::pin_project! {
     /// A task of a set: the user's future, and where to report its end.
+    ///
+    /// The end is reported when the member is dropped, after the user's future was dropped:
+    /// `join_next` gives a task's end only once its destructors ran.
     struct Member<F, T, E> {
         #[pin]
-        future: F,
+        future: Option<F>,
         queue: Option<Arc<Mutex<Queue<T>>>>,
         core: Arc<Core>,
         state: MemberState,
+        // Set when the future completed: its value, or `Failed`.
+        end: Option<TaskEnd<T>>,
         _error: std::marker::PhantomData<fn() -> E>,
     }
 
     impl<F, T, E> PinnedDrop for Member<F, T, E> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
+            let mut this = this.project();
+            // The user's future first, catching a panic in its destructor: the end is reported
+            // whatever happens (else `join_next` would wait forever), then the panic goes on to
+            // the task's wrapper, which records it as a task panic.
+            let mut future = this.future.as_mut();
+            let dropped = catch_unwind(AssertUnwindSafe(|| future.set(None)));
             if let Some(queue) = this.queue.take() {
-                let end = match *this.state {
-                    MemberState::Unpolled => TaskEnd::NotStarted,
-                    MemberState::Polling => TaskEnd::Panicked,
-                    MemberState::Between if this.core.is_cancelled() => TaskEnd::Cancelled,
-                    MemberState::Between => TaskEnd::Aborted,
+                let end = match (this.end.take(), *this.state, &dropped) {
+                    (_, _, Err(_)) | (_, MemberState::Polling, _) => TaskEnd::Panicked,
+                    (Some(end), _, _) => end,
+                    (None, MemberState::Unpolled, _) => TaskEnd::NotStarted,
+                    (None, _, _) if this.core.is_cancelled() => TaskEnd::Cancelled,
+                    (None, _, _) => TaskEnd::Aborted,
                 };
                 report(&queue, end);
+            }
+            if let Err(payload) = dropped {
+                resume_unwind(payload);
             }
         }
     }
@@ -248,19 +265,25 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
         let this = self.project();
+        let Some(future) = this.future.as_pin_mut() else {
+            return Poll::Ready(Ok(()));
+        };
         *this.state = MemberState::Polling;
-        let output = this.future.poll(cx);
+        let output = future.poll(cx);
         *this.state = MemberState::Between;
         let Poll::Ready(output) = output else {
             return Poll::Pending;
         };
-        let (end, result) = match output.into_result() {
-            Ok(value) => (TaskEnd::Completed(value), Ok(())),
-            Err(error) => (TaskEnd::Failed, Err(error)),
-        };
-        if let Some(queue) = this.queue.take() {
-            report(&queue, end);
+        // Reported when the member is dropped, right after this (the task's wrapper drops it).
+        match output.into_result() {
+            Ok(value) => {
+                *this.end = Some(TaskEnd::Completed(value));
+                Poll::Ready(Ok(()))
+            }
+            Err(error) => {
+                *this.end = Some(TaskEnd::Failed);
+                Poll::Ready(Err(error))
+            }
         }
-        Poll::Ready(result)
     }
 }

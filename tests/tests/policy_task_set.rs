@@ -17,7 +17,69 @@ both!(
     set_tells_panicked,
     set_dropped_drops_values_inside_the_scope,
     set_len_and_empty,
+    set_end_comes_after_the_future_was_dropped,
+    set_destructor_panic_is_panicked_and_does_not_hang,
 );
+
+/// `join_next` gives a task's end only once the task's future was dropped.
+async fn set_end_comes_after_the_future_was_dropped() {
+    let drops = Counter::new();
+    let scope = CancelScope::new();
+    let tg = scope.group();
+    let _ = scope
+        .run(async {
+            let mut set = TaskSet::new();
+            let g = drops.guard();
+            set.spawn(&tg, async move {
+                let _g = g;
+                tokio::task::yield_now().await;
+                Ok::<_, BoxError>(1)
+            });
+            let g = drops.guard();
+            set.spawn(&tg, async move {
+                hold_forever(g).await;
+                Ok::<_, BoxError>(2)
+            });
+            assert_eq!(set.join_next().await, Some(TaskEnd::Completed(1)));
+            assert_eq!(
+                drops.get(),
+                1,
+                "the completed task's future was dropped first"
+            );
+            tg.cancel();
+            Ok(())
+        })
+        .await;
+    assert_eq!(drops.get(), 2);
+}
+
+/// A future whose destructor panics: its end is `Panicked`, `join_next` does not wait forever,
+/// and the scope resumes the panic.
+async fn set_destructor_panic_is_panicked_and_does_not_hang() {
+    let scope = CancelScope::new();
+    let tg = scope.group();
+    let t = tg.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(async move {
+        let mut set = TaskSet::<()>::new();
+        set.spawn(&t, async {
+            let _p = PanicOnDrop("destructor");
+            std::future::pending::<()>().await;
+        });
+        tokio::task::yield_now().await;
+        let _ = tx.send(());
+        set.join_next().await
+    });
+    let _ = rx.await;
+    tokio::time::sleep(short()).await;
+    tg.cancel();
+    assert_eq!(
+        within("join_next", watcher).await.unwrap(),
+        Some(TaskEnd::Panicked)
+    );
+    let caught = catch(scope.run(async { Ok(()) })).await;
+    assert_eq!(panic_msg(&*caught.unwrap_err()), "destructor");
+}
 
 async fn handle_outcome_tells_every_end() {
     let scope = CancelScope::new().supervise();

@@ -70,6 +70,8 @@
 //! 3. A task or the body returned `Err`: the group is cancelled (reason
 //!    [`Failed`](CancelReason::Failed)) and the scope returns `Err(GroupError)` with **every**
 //!    error, in the order they happened, including those after a cancel.
+//!    (A [`supervise`](CancelScope::supervise)d scope keeps a task's `Err` without cancelling;
+//!    a [`race`](CancelScope::race) that was won drops its losers' errors: see "Join policies".)
 //! 4. A task or the body panicked: the group is cancelled (`Failed`), the scope waits until every
 //!    task stopped, then resumes the **first** panic with its original payload.
 //! 5. `Completed(v)` means the group was never cancelled: a cancel after the body's value

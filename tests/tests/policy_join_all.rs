@@ -33,7 +33,52 @@ both!(
     task_panic_is_resumed,
     free_fn_join_all,
     readme_policies,
+    drop_join_all_future_at_every_poll,
 );
+
+/// Dropping the `join_all` future after each number of polls: every member's future (and every
+/// value collected) is dropped before the enclosing scope returns.
+async fn drop_join_all_future_at_every_poll() {
+    for polls in 0..10usize {
+        let drops = Counter::new();
+        let created = Arc::new(AtomicUsize::new(0));
+        let outer = CancelScope::new();
+        let (d, c) = (drops.clone(), created.clone());
+        let out = outer
+            .run(async move {
+                let futures = (0..4usize).map(|i| {
+                    c.fetch_add(2, Ordering::SeqCst); // its future's guard and its value
+                    let (g, v) = (d.guard(), d.guard());
+                    Box::pin(async move {
+                        let _g = g;
+                        for _ in 0..=i {
+                            tokio::task::yield_now().await;
+                        }
+                        Ok(v)
+                    }) as Member<Guard>
+                });
+                let mut join = std::pin::pin!(CancelScope::new().join_all(futures));
+                for _ in 0..polls {
+                    let ready = std::future::poll_fn(|cx| {
+                        std::task::Poll::Ready(join.as_mut().poll(cx).is_ready())
+                    })
+                    .await;
+                    if ready {
+                        return Ok(());
+                    }
+                    tokio::task::yield_now().await;
+                }
+                Ok(())
+            })
+            .await;
+        assert!(out.is_ok(), "polls {polls}");
+        assert_eq!(
+            drops.get(),
+            created.load(Ordering::SeqCst),
+            "every future and value was dropped before the outer scope returned (polls {polls})"
+        );
+    }
+}
 
 /// The README's join-policies example (same code, rustfmt-formatted).
 async fn readme_policies() {

@@ -50,7 +50,66 @@ both!(
     drop_race_future_at_every_poll,
     win_racing_a_failure,
     win_racing_an_outside_cancel,
+    limited_race_with_grace_ended_by_a_parent,
 );
+
+/// A limited race with a grace period, ended by its linked parent: contenders see the cancel
+/// (reason `Parent`), one fails during the grace (kept: no win), one succeeds during the grace
+/// (not a win: the race was already over), the queued one never starts.
+async fn limited_race_with_grace_ended_by_a_parent() {
+    let parent = CancelScope::new();
+    let ptg = parent.group();
+    let scope = CancelScope::new().limit(2).grace(short() * 10).parent(&ptg);
+    let tg = scope.group();
+    let started = Arc::new(AtomicUsize::new(0));
+    let drops = Counter::new();
+    let (t1, t2, s1, s2, s3, d) = (
+        tg.clone(),
+        tg.clone(),
+        started.clone(),
+        started.clone(),
+        started.clone(),
+        drops.clone(),
+    );
+    let fails: Contender<Guard> = Box::pin(async move {
+        s1.fetch_add(1, Ordering::SeqCst);
+        t1.cancelled().await;
+        assert_eq!(t1.cancel_reason(), Some(CancelReason::Parent));
+        Err(err("during grace"))
+    });
+    let succeeds_late: Contender<Guard> = Box::pin(async move {
+        s2.fetch_add(1, Ordering::SeqCst);
+        t2.cancelled().await;
+        tokio::time::sleep(short()).await;
+        Ok(d.guard())
+    });
+    let queued: Contender<Guard> = Box::pin(async move {
+        s3.fetch_add(1, Ordering::SeqCst);
+        std::future::pending().await
+    });
+    let c = ptg.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(short()).await;
+        c.cancel();
+    });
+    let out = scope.race([fails, succeeds_late, queued]).await;
+    let Err(e) = out else {
+        panic!("the error during the grace counts: no win")
+    };
+    assert_eq!(msgs(&e), ["during grace"]);
+    assert_eq!(
+        drops.get(),
+        1,
+        "the late success was dropped inside the scope"
+    );
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        2,
+        "the queued contender never started"
+    );
+    assert_eq!(tg.cancel_reason(), Some(CancelReason::Parent));
+    drop(parent);
+}
 
 /// A success and failures finishing at the same moment (in parallel on multi-thread): the
 /// success always wins, and no error of the race survives it.

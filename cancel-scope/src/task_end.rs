@@ -39,10 +39,16 @@ pub enum TaskEnd<T> {
     /// The task panicked (or its future panicked while it was dropped); the scope resumes the
     /// first panic.
     Panicked,
-    /// The task was running and was stopped by a cancel of its group (or of the scope's drop).
+    /// The task was stopped by a cancel of its group (or by the scope's drop).
+    ///
+    /// Through a [`TaskHandle`](crate::TaskHandle), this includes a task that had not run yet
+    /// when the cancel's abort reached it (tokio drops it unpolled and cannot tell); a
+    /// [`TaskSet`](crate::TaskSet) tells those apart as `NotStarted`.
     Cancelled,
-    /// The task never started: the group was already cancelled or finished at the spawn, or
-    /// it was queued under `limit(n)` and dropped unstarted by a cancel.
+    /// The task's future was never polled: the spawn was refused (the group was already
+    /// cancelled or finished), or it was queued under `limit(n)` and dropped unstarted by a
+    /// cancel. Through a `TaskHandle`, a queued task dropped by a cancel may also read
+    /// `Cancelled` (see there); through a `TaskSet`, never-polled is always `NotStarted`.
     NotStarted,
     /// The task was stopped by [`TaskHandle::abort`](crate::TaskHandle::abort) (or by the
     /// runtime's shutdown, where that can be told apart from a cancel).

@@ -114,7 +114,13 @@ async fn handle_outcome_queued_dropped_is_not_started() {
             tg.spawn(hold_forever(Counter::new().guard()));
             let queued = tg.spawn(async {});
             tg.cancel();
-            assert_eq!(queued.outcome().await, TaskEnd::NotStarted);
+            // Whichever reaches it first: the queue (it sees the cancel before its start) or
+            // the cancel's abort (tokio drops it unpolled). Either way it never ran.
+            let end = queued.outcome().await;
+            assert!(
+                matches!(end, TaskEnd::NotStarted | TaskEnd::Cancelled),
+                "{end:?}"
+            );
             Ok(())
         })
         .await;

@@ -151,7 +151,12 @@ async fn supervised_keeps_going_with_every_error() {
         }
     });
     let out = CancelScope::new().supervise().join_all(futures).await;
-    assert_eq!(msgs(&out.unwrap_err()), ["e1", "e3", "e5", "e7"]);
+    let mut errors = msgs(&out.unwrap_err());
+    if !paused() {
+        // Real time on two workers: timers close together may fire in one tick.
+        errors.sort();
+    }
+    assert_eq!(errors, ["e1", "e3", "e5", "e7"]);
     assert_eq!(ran.load(Ordering::SeqCst), 8, "every task ran to its end");
 }
 

@@ -170,11 +170,12 @@ async fn win_racing_an_outside_cancel() {
 async fn first_success_wins_and_cancels_the_rest() {
     let drops = Counter::new();
     let s = short();
+    // Losers far behind the winner: the order holds on a loaded machine too.
     let out = cancel_scope::race([
-        after(s * 3, Ok(3)),
+        after(s * 30, Ok(3)),
         after(s, Ok(1)),
         forever(&drops),
-        after(s * 2, Ok(2)),
+        after(s * 20, Ok(2)),
     ])
     .await;
     assert_eq!(out.unwrap(), Outcome::Completed(1));
@@ -206,7 +207,12 @@ async fn every_error_without_a_win() {
             after(s * 3, Err("c")),
         ])
         .await;
-    assert_eq!(msgs(&out.unwrap_err()), ["a", "b", "c"]);
+    let mut errors = msgs(&out.unwrap_err());
+    if !paused() {
+        // Real time on two workers: timers close together may fire in one tick.
+        errors.sort();
+    }
+    assert_eq!(errors, ["a", "b", "c"]);
 }
 
 async fn deadline_without_error_is_cancelled() {
@@ -256,7 +262,7 @@ async fn race_won_does_not_travel_up() {
     let ptg = parent.group();
     let out = CancelScope::new()
         .parent(&ptg)
-        .race([after(Duration::ZERO, Ok(1u8)), after(short(), Ok(2))])
+        .race([after(Duration::ZERO, Ok(1u8)), after(short() * 20, Ok(2))])
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(1));
     assert!(!ptg.is_cancelled(), "RaceWon does not travel up");
@@ -412,7 +418,7 @@ async fn empty_race_panics() {
 
 async fn free_fn_race() {
     let out = cancel_scope::race((1..=3u64).map(|i| async move {
-        tokio::time::sleep(short() * (4 - u32::try_from(i).unwrap())).await;
+        tokio::time::sleep(short() * 10 * (4 - u32::try_from(i).unwrap())).await;
         Ok::<_, BoxError>(i)
     }))
     .await;

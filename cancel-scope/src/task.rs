@@ -274,7 +274,7 @@ impl Detach {
 
 /// A handle to one task of a group: a future that resolves to `Some(value)` if the task
 /// completed with `value` (`Ok(value)`, or `()`), and to `None` if it failed, panicked, was
-/// cancelled, aborted or never started.
+/// cancelled, aborted or never started. [`outcome`](Self::outcome) says which, as a [`TaskEnd`].
 ///
 /// Dropping the handle detaches nothing: the task stays in its group, which waits for it. A
 /// failure is reported by the scope (in its `GroupError`), not by the handle.

@@ -19,6 +19,7 @@
 
 pub mod linked;
 pub mod plot;
+pub mod policies;
 pub mod sweep;
 
 use std::future::Future;

@@ -438,6 +438,46 @@ fn empty(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gat
     eprintln!("  empty {rt_name} done");
 }
 
+/// Join policies against hand-written `JoinSet` equivalents: `join_all` of 100k trivial
+/// futures, and races of 2 to 1000 contenders. Reported (ratio against `joinset` in the same
+/// round), not gated.
+fn policies(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gated: bool) {
+    use cancel_scope_benches::policies as p;
+    let rounds = if gated { plan.rounds } else { plan.rounds_big };
+    let mut units: Vec<(&'static str, Unit<'_>)> = vec![
+        ("ours", Box::new(|| rt.block_on(p::ours_join_all(N)))),
+        ("joinset", Box::new(|| rt.block_on(p::joinset_join_all(N)))),
+    ];
+    let names: Vec<_> = units.iter().map(|u| u.0).collect();
+    let samples = paired(rounds, &mut units);
+    rep.add(
+        "join_all", rt_name, "100000", N, &names, &samples, "joinset",
+    );
+    for n in [2, 10, 100, 1_000] {
+        // About 20k contenders per unit, so each unit takes a few milliseconds.
+        let reps = (20_000 / n).max(1);
+        let mut units: Vec<(&'static str, Unit<'_>)> = vec![
+            ("ours", Box::new(move || rt.block_on(p::ours_race(n, reps)))),
+            (
+                "joinset",
+                Box::new(move || rt.block_on(p::joinset_race(n, reps))),
+            ),
+        ];
+        let names: Vec<_> = units.iter().map(|u| u.0).collect();
+        let samples = paired(rounds, &mut units);
+        rep.add(
+            "race",
+            rt_name,
+            &format!("{n} x{reps}"),
+            reps,
+            &names,
+            &samples,
+            "joinset",
+        );
+    }
+    eprintln!("  policies {rt_name} done");
+}
+
 /// Returns the worst median us per level at depths 1k and 10k (for the summary).
 fn chains(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, gated: bool) -> f64 {
     let mut worst: f64 = 0.0;
@@ -664,6 +704,7 @@ fn run_all(plan: &Plan) -> String {
     cancel(&mut rep, plan, &ct, "ct", true);
     empty(&mut rep, plan, &ct, "ct", true);
     let chain_us = chains(&mut rep, plan, &ct, "ct", true);
+    policies(&mut rep, plan, &ct, "ct", true);
     eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
 
     eprintln!("size sweep (current-thread and multi-thread, 2 workers):");
@@ -752,6 +793,7 @@ fn run_all(plan: &Plan) -> String {
     cancel(&mut rep, plan, &mt, "mt", false);
     empty(&mut rep, plan, &mt, "mt", false);
     chains(&mut rep, plan, &mt, "mt", false);
+    policies(&mut rep, plan, &mt, "mt", false);
     eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
 
     rep.print();
@@ -767,8 +809,23 @@ fn run_all(plan: &Plan) -> String {
             .and_then(|r| r.ratio)
             .map_or(f64::NAN, |r| r.median)
     };
+    let race = |n: &str| {
+        rep.rows
+            .iter()
+            .find(|r| {
+                r.bench == "race" && r.rt == "ct" && r.contender == "ours" && r.n.starts_with(n)
+            })
+            .and_then(|r| r.ratio)
+            .map_or(f64::NAN, |r| r.median)
+    };
     format!(
-        "summary: worst_ct={worst_ct:.3} worst_mt={worst_mt:.3} empty={:.3} chain_us_per_level={chain_us:.3} mem_bytes_per_task={mem_added:.0}",
+        "policies: join_all={:.3} race2={:.3} race10={:.3} race100={:.3} race1000={:.3}\n\
+         summary: worst_ct={worst_ct:.3} worst_mt={worst_mt:.3} empty={:.3} chain_us_per_level={chain_us:.3} mem_bytes_per_task={mem_added:.0}",
+        ratio("join_all"),
+        race("2 "),
+        race("10 "),
+        race("100 "),
+        race("1000 "),
         ratio("empty"),
     )
 }
@@ -1000,6 +1057,10 @@ fn run_unit(name: &str, n: usize, reps: usize) {
             "joinset_empty" => rt.block_on(b::joinset_empty(n)),
             "chain_leaf" => drop(rt.block_on(b::chain(n, ChainEnd::Leaf))),
             "chain_root" => drop(rt.block_on(b::chain(n, ChainEnd::Root))),
+            "ours_join_all" => drop(rt.block_on(b::policies::ours_join_all(n))),
+            "joinset_join_all" => drop(rt.block_on(b::policies::joinset_join_all(n))),
+            "ours_race" => drop(rt.block_on(b::policies::ours_race(n, 1))),
+            "joinset_race" => drop(rt.block_on(b::policies::joinset_race(n, 1))),
             other => panic!("unknown unit {other}"),
         }
     }

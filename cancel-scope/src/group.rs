@@ -15,6 +15,7 @@ use crate::core::cancel::cancel;
 use crate::core::grace::Shield;
 use crate::core::limit::Admission;
 use crate::task::{Delivery, Detach, TaskFuture, TaskHandle, TaskOutput};
+use crate::task_end::Ended;
 use crate::{CancelReason, SpawnError};
 
 /// A handle to the task group of a [`CancelScope`](crate::CancelScope): spawn tasks into it,
@@ -243,7 +244,7 @@ impl<E: Send + 'static> TaskGroup<E> {
         key: usize,
         admission: Admission,
         delivery: D,
-    ) -> JoinHandle<Option<<F::Output as TaskOutput<E>>::Value>>
+    ) -> JoinHandle<Result<<F::Output as TaskOutput<E>>::Value, Ended>>
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput<E>,

@@ -70,6 +70,8 @@
 //! 3. A task or the body returned `Err`: the group is cancelled (reason
 //!    [`Failed`](CancelReason::Failed)) and the scope returns `Err(GroupError)` with **every**
 //!    error, in the order they happened, including those after a cancel.
+//!    (A [`supervise`](CancelScope::supervise)d scope keeps a task's `Err` without cancelling;
+//!    a [`race`](CancelScope::race) that was won drops its losers' errors: see "Join policies".)
 //! 4. A task or the body panicked: the group is cancelled (`Failed`), the scope waits until every
 //!    task stopped, then resumes the **first** panic with its original payload.
 //! 5. `Completed(v)` means the group was never cancelled: a cancel after the body's value
@@ -123,6 +125,8 @@
 //! - Bounded memory: a finished task releases its memory at once, so a long-lived scope holds
 //!   memory only for the tasks alive now.
 //! - Cargo feature `tracing`: each scope and each task in a span.
+//! - Join policies beyond fail-fast: [`CancelScope::supervise`], [`CancelScope::race`],
+//!   [`CancelScope::join_all`], [`TaskSet`]; see "Join policies" and "Recipes" below.
 //!
 //! # How it is built
 //!
@@ -140,7 +144,10 @@
 //! - `core/links.rs` (`parent()` links), `core/handover.rs` (the running scope of a thread,
 //!   and dropped scopes handing their live tasks to the scope they ran in), `core/limit.rs` (the
 //!   FIFO queue of `limit(n)`), `core/grace.rs` (grace decided at the cancel, shielding),
-//!   `core/failures.rs` (errors and the first panic), `core/runtime.rs` (which runtime).
+//!   `core/failures.rs` (errors and the first panic), `core/policy.rs` (what a task's `Err`
+//!   does: fail-fast, supervise, race; a race's win), `core/runtime.rs` (which runtime).
+//! - `policy/`: `supervise`, `race` and `join_all`, built on the public scope and the group's
+//!   error policy; `task_set.rs` and `task_end.rs`: results as they finish.
 //! - `task.rs`: the wrapper future tokio runs for each task and the [`TaskHandle`];
 //!   `run.rs`: the scope's `run` state machine; `outcome.rs`: the outcome rules;
 //!   `scope.rs` / `group.rs`: the builder and the handle; `trace.rs`: the `tracing` spans.
@@ -148,6 +155,7 @@
 //! Every walk (along links, hand-overs, panic forwarding) is iterative: chains 20,000 deep
 //! use no stack. Registries (tasks, linked children, the limit's queue) are released once
 //! empty, so a burst leaves nothing behind.
+#![doc = include_str!("policy/RECIPES.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::pedantic)]
@@ -157,9 +165,12 @@ mod core;
 mod error;
 mod group;
 mod outcome;
+mod policy;
 mod run;
 mod scope;
 mod task;
+mod task_end;
+mod task_set;
 mod trace;
 
 #[path = "private.rs"]
@@ -168,6 +179,9 @@ pub mod __private;
 pub use crate::error::{BoxError, GroupError, SpawnError};
 pub use crate::group::{TaskGroup, cancel_group};
 pub use crate::outcome::{CancelReason, Outcome, ScopeResult};
+pub use crate::policy::{join_all, race};
 pub use crate::scope::CancelScope;
 pub use crate::task::{TaskHandle, TaskOutput};
+pub use crate::task_end::TaskEnd;
+pub use crate::task_set::TaskSet;
 pub use cancel_scope_macros::{cancel_scope, cancel_scoped};

@@ -110,6 +110,11 @@ pub enum CancelReason {
     Failed,
     /// The scope was dropped before it finished. Does not travel up.
     Dropped,
+    /// A task of a [`race`](crate::CancelScope::race) succeeded: the other tasks are cancelled.
+    /// Does not travel up (linked children see [`Parent`](Self::Parent)). A race that was won
+    /// returns `Completed` with the winner's value, so this reason is seen by the tasks
+    /// ([`TaskGroup::cancel_reason`](crate::TaskGroup::cancel_reason)) and by linked children.
+    RaceWon,
 }
 
 impl CancelReason {
@@ -126,6 +131,7 @@ impl CancelReason {
             CancelReason::Child => 4,
             CancelReason::Failed => 5,
             CancelReason::Dropped => 6,
+            CancelReason::RaceWon => 7,
         }
     }
 
@@ -137,6 +143,7 @@ impl CancelReason {
             4 => CancelReason::Child,
             5 => CancelReason::Failed,
             6 => CancelReason::Dropped,
+            7 => CancelReason::RaceWon,
             _ => return None,
         })
     }
@@ -151,6 +158,7 @@ impl fmt::Display for CancelReason {
             CancelReason::Child => "linked child cancelled",
             CancelReason::Failed => "a task or the body failed",
             CancelReason::Dropped => "scope dropped before it finished",
+            CancelReason::RaceWon => "a task won the race",
         })
     }
 }

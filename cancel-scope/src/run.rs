@@ -116,6 +116,8 @@ where
 
             let state = if body.is_some() {
                 Body::Alive
+            } else if value.is_some() {
+                Body::Holding
             } else {
                 Body::Done
             };
@@ -124,6 +126,8 @@ where
                 Progress::Waiting => return Poll::Pending,
                 // Cancelled since the last look: go round again to act on it.
                 Progress::Act => {}
+                // A supervised group failed: the value is discarded (rule 3), dropped now.
+                Progress::Discard => discard_value(core, &mut context, &mut value),
             }
         }
     })
@@ -145,6 +149,12 @@ fn act_on_cancel<T, F>(
     value: &mut Option<T>,
 ) {
     drop_body(body, core);
+    discard_value(core, context, value);
+}
+
+/// Drops a value the outcome discards, in the scope's context, catching a panic in its
+/// destructor (a body panic).
+fn discard_value<T>(core: &Arc<Core>, context: &mut Option<Arc<Core>>, value: &mut Option<T>) {
     if let Some(value) = value.take() {
         let dropped = handover::enter(context, || catch_unwind(AssertUnwindSafe(|| drop(value))));
         if let Err(payload) = dropped {

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::core::Core;
 use crate::core::handover;
 use crate::core::limit::{Admission, GateState};
+use crate::task_end::{Ended, TaskEnd};
 
 mod sealed {
     pub trait Sealed<E> {}
@@ -162,12 +163,12 @@ where
     G: Gate,
     D: Delivery,
 {
-    type Output = Option<<F::Output as TaskOutput<E>>::Value>;
+    type Output = Result<<F::Output as TaskOutput<E>>::Value, Ended>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Some(core) = this.core.as_ref() else {
-            return Poll::Ready(None);
+            return Poll::Ready(Err(Ended::NotStarted));
         };
         match this.gate.poll_gate(core, *this.key, cx) {
             GateState::Admitted => {}
@@ -175,11 +176,11 @@ where
             GateState::Dropped => {
                 let core = core.clone();
                 drop_future(this.future.as_mut(), Some(&core));
-                return Poll::Ready(None);
+                return Poll::Ready(Err(Ended::NotStarted));
             }
         }
         let Some(future) = this.future.as_mut().as_pin_mut() else {
-            return Poll::Ready(None);
+            return Poll::Ready(Err(Ended::NotStarted));
         };
         let delivery = &*this.delivery;
         let polled = handover::enter(this.core, || {
@@ -194,12 +195,13 @@ where
             Ok(Poll::Ready(output)) => {
                 drop_future(this.future.as_mut(), core);
                 match (output, core) {
-                    (Ok(value), _) => Poll::Ready(value),
+                    (Ok(Some(value)), _) => Poll::Ready(Ok(value)),
+                    (Ok(None), _) => Poll::Ready(Err(Ended::Detached)),
                     (Err(error), Some(core)) => {
-                        core.record_error(error);
-                        Poll::Ready(None)
+                        core.record_task_error(error);
+                        Poll::Ready(Err(Ended::Failed))
                     }
-                    (Err(_), None) => Poll::Ready(None),
+                    (Err(_), None) => Poll::Ready(Err(Ended::Failed)),
                 }
             }
             Err(payload) => {
@@ -209,7 +211,7 @@ where
                     core.record_panic(payload);
                 }
                 drop_future(this.future.as_mut(), core);
-                Poll::Ready(None)
+                Poll::Ready(Err(Ended::Panicked))
             }
         }
     }
@@ -279,7 +281,7 @@ impl Detach {
 
 /// A handle to one task of a group: a future that resolves to `Some(value)` if the task
 /// completed with `value` (`Ok(value)`, or `()`), and to `None` if it failed, panicked, was
-/// cancelled, aborted or never started.
+/// cancelled, aborted or never started. [`outcome`](Self::outcome) says which, as a [`TaskEnd`].
 ///
 /// Dropping the handle detaches nothing: the task stays in its group, which waits for it. A
 /// failure is reported by the scope (in its `GroupError`), not by the handle.
@@ -301,15 +303,21 @@ impl Detach {
 /// # }
 /// ```
 pub struct TaskHandle<T> {
-    join: Option<JoinHandle<Option<T>>>,
+    join: Option<JoinHandle<Result<T, Ended>>>,
     detach: Option<Arc<Detach>>,
+    /// How it ended, once it resolved (`NotStarted` for a handle that never had a task).
+    end: Option<Ended>,
+    /// Whether [`abort`](Self::abort) was called: tells an abort from a cancel.
+    aborted: std::sync::atomic::AtomicBool,
 }
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn spawned(join: JoinHandle<Option<T>>, detach: Option<Arc<Detach>>) -> Self {
+    pub(crate) fn spawned(join: JoinHandle<Result<T, Ended>>, detach: Option<Arc<Detach>>) -> Self {
         TaskHandle {
             join: Some(join),
             detach,
+            end: None,
+            aborted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -318,6 +326,8 @@ impl<T> TaskHandle<T> {
         TaskHandle {
             join: None,
             detach: None,
+            end: Some(Ended::NotStarted),
+            aborted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -325,8 +335,57 @@ impl<T> TaskHandle<T> {
     /// failure nor a cancel of the group.
     pub fn abort(&self) {
         if let Some(join) = &self.join {
+            self.aborted.store(true, Ordering::Relaxed);
             join.abort();
         }
+    }
+
+    /// Waits for the task and says how it ended: [`TaskEnd::Completed`] with its value, or why
+    /// there is none (failed, panicked, cancelled, never started, aborted). Awaiting the handle
+    /// itself gives the same value as `Option<T>`.
+    ///
+    /// ```
+    /// use cancel_scope::{CancelScope, TaskEnd};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// let _ = scope
+    ///     .run(async move {
+    ///         let h = tg.spawn(std::future::pending::<()>());
+    ///         h.abort();
+    ///         assert_eq!(h.outcome().await, TaskEnd::Aborted);
+    ///         Ok(())
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn outcome(mut self) -> TaskEnd<T> {
+        std::future::poll_fn(|cx| self.poll_end(cx)).await
+    }
+
+    /// Polls the task to its end.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<TaskEnd<T>> {
+        let Some(join) = self.join.as_mut() else {
+            return Poll::Ready(self.end.unwrap_or(Ended::NotStarted).end());
+        };
+        let result = std::task::ready!(Pin::new(join).poll(cx));
+        // Polling a finished tokio `JoinHandle` again panics; a finished handle resolves to
+        // its end again, without a value.
+        self.join = None;
+        let ended = match result {
+            Ok(Ok(value)) => {
+                self.end = Some(Ended::Taken);
+                return Poll::Ready(TaskEnd::Completed(value));
+            }
+            Ok(Err(ended)) => ended,
+            Err(error) if error.is_panic() => Ended::Panicked,
+            Err(_) if self.aborted.load(Ordering::Relaxed) => Ended::Aborted,
+            Err(_) => Ended::Cancelled,
+        };
+        self.end = Some(ended);
+        Poll::Ready(ended.end())
     }
 
     /// `true` once the task has ended (or if it never started).
@@ -343,13 +402,7 @@ impl<T> Future for TaskHandle<T> {
     type Output = Option<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let Some(join) = self.join.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let result = std::task::ready!(Pin::new(join).poll(cx));
-        // Polling a finished tokio `JoinHandle` again panics; a finished handle resolves to `None`.
-        self.join = None;
-        Poll::Ready(result.ok().flatten())
+        self.poll_end(cx).map(TaskEnd::value)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Happy Eyeballs (RFC 8305 style connection racing) with `cancel_scope!`.
+//! Happy Eyeballs (RFC 8305 style connection racing) with `CancelScope::race`.
 //!
 //! The example starts its own loopback listeners, one per "address" of a made-up host:
 //!
@@ -13,28 +13,35 @@
 //! attempt here is "connect, then read the server's greeting line": a listener's delay stands for
 //! a slow network path.
 //!
-//! The race follows RFC 8305 section 5: attempts start in order, one every 250 ms (the
-//! "Connection Attempt Delay"), and the next one starts early when the previous one fails. Every
-//! attempt is a task of one scope; the first attempt to succeed hands its connection to the body,
-//! which `cancel`s the group: the attempts still running are aborted and the scope ends with
-//! `Outcome::Cancelled(Requested)`, without an error. If every attempt fails, the body returns an
-//! error and the scope a `GroupError`; a deadline bounds the whole race.
+//! The race follows RFC 8305 section 5 and is one call, `CancelScope::race`: every address is a
+//! contender, the first connection to succeed wins, the group is cancelled (reason `RaceWon`) and
+//! the attempts still running are aborted; the race returns `Outcome::Completed(connection)`.
+//! Attempts start in order, one every 250 ms (the "Connection Attempt Delay"), and the next one
+//! starts early when the previous one fails: each contender waits for its turn, which its
+//! predecessor gives after the delay or when it ends. `limit` bounds the attempts in flight and
+//! `timeout` the whole race. A failed attempt does not cancel the others; if every attempt
+//! fails, the race returns a `GroupError` with every failure.
 //!
 //! The listeners themselves are tasks of an outer scope, which the example cancels at the end.
 //!
-//! Run with `cargo run -p cancel-scope --example happy_eyeballs`.
+//! Run with `cargo run -p cancel-scope-examples --example happy_eyeballs`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use cancel_scope::{BoxError, Outcome, ScopeResult, TaskGroup, cancel_scope};
+use std::sync::{Arc, Mutex};
+
+use cancel_scope::{BoxError, CancelScope, Outcome, ScopeResult, TaskGroup, cancel_scope};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// RFC 8305's recommended Connection Attempt Delay.
 const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// Attempts in flight at most.
+const IN_FLIGHT: usize = 3;
 
 /// What a listener does with a connection.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +81,8 @@ enum Status {
     Failed(String),
     /// Won the race.
     Won,
+    /// Connected, but after another attempt had won: dropped.
+    Late,
 }
 
 /// One attempt of a race.
@@ -191,75 +200,100 @@ async fn attempt(addr: SocketAddr) -> std::io::Result<(TcpStream, String)> {
     Ok((reader.into_inner(), line.trim_end().to_owned()))
 }
 
-/// Races connection attempts to `targets`, RFC 8305 style; returns what happened.
-async fn race(targets: &[Target], delay: Duration, limit: Duration) -> RaceReport {
-    let start = Instant::now();
+/// One contender: waits for its turn, then attempts; gives the next contender its turn after
+/// the attempt delay, or as soon as this attempt ends (a failure starts the next one early).
+async fn contender(
+    i: usize,
+    target: Target,
+    turn: oneshot::Receiver<()>,
+    next: oneshot::Sender<()>,
+    delay: Duration,
+    log: Arc<Mutex<Vec<Attempt>>>,
+    start: Instant,
+) -> std::io::Result<(usize, TcpStream, String)> {
+    // Sent by the predecessor, or dropped when it ended: either way, our turn.
+    let _ = turn.await;
     let ms = |d: Duration| format!("{:>4} ms", d.as_millis());
-    let mut attempts: Vec<Attempt> = targets
-        .iter()
-        .map(|t| Attempt {
-            name: t.name,
-            started: None,
-            ended: None,
-            status: Status::NotStarted,
-        })
-        .collect();
-    let mut winner: Option<(usize, TcpStream, String)> = None;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-
-    let out: ScopeResult<(), std::io::Error> = cancel_scope! {
-        timeout = limit;
-        error = std::io::Error;
-        let mut next = 0;
-        let mut running = 0;
-        loop {
-            // Start the next attempt: at once for the first, then after each delay or failure.
-            if next < targets.len() {
-                let (i, addr) = (next, targets[next].addr);
-                attempts[i].started = Some(start.elapsed());
-                println!("  {}  start   {:<8} {addr}", ms(start.elapsed()), targets[i].name);
-                let tx = tx.clone();
-                spawn async move {
-                    let _ = tx.send((i, attempt(addr).await));
-                };
-                next += 1;
-                running += 1;
-            } else if running == 0 {
-                let failures: Vec<String> = attempts
-                    .iter()
-                    .filter_map(|a| match &a.status {
-                        Status::Failed(e) => Some(format!("{}: {e}", a.name)),
-                        _ => None,
-                    })
-                    .collect();
-                let msg = format!("every attempt failed ({})", failures.join("; "));
-                Err(std::io::Error::other(msg))?;
-            }
-            // Wait for a result, or for the attempt delay if addresses are left.
-            let more = next < targets.len();
-            let event = tokio::select! {
-                Some(event) = rx.recv() => Some(event),
-                _ = tokio::time::sleep(delay), if more => None,
-            };
-            if let Some((i, result)) = event {
-                running -= 1;
-                attempts[i].ended = Some(start.elapsed());
-                match result {
-                    Ok((stream, greeting)) => {
-                        println!("  {}  WON     {:<8} {greeting:?}", ms(start.elapsed()), targets[i].name);
-                        attempts[i].status = Status::Won;
-                        winner = Some((i, stream, greeting));
-                        // The first connection wins: cancel every other attempt.
-                        cancel;
-                    }
-                    Err(e) => {
-                        println!("  {}  failed  {:<8} {e}", ms(start.elapsed()), targets[i].name);
-                        attempts[i].status = Status::Failed(e.to_string());
-                    }
+    log.lock().unwrap()[i].started = Some(start.elapsed());
+    println!(
+        "  {}  start   {:<8} {}",
+        ms(start.elapsed()),
+        target.name,
+        target.addr
+    );
+    let mut next = Some(next);
+    let mut connecting = std::pin::pin!(attempt(target.addr));
+    let mut stagger = std::pin::pin!(tokio::time::sleep(delay));
+    let result = loop {
+        tokio::select! {
+            result = &mut connecting => break result,
+            () = &mut stagger, if next.is_some() => {
+                if let Some(next) = next.take() {
+                    let _ = next.send(());
                 }
             }
         }
     };
+    let now = start.elapsed();
+    let mut log = log.lock().unwrap();
+    log[i].ended = Some(now);
+    match result {
+        Ok((stream, greeting)) => {
+            println!("  {}  done    {:<8} {greeting:?}", ms(now), target.name);
+            log[i].status = Status::Late; // `Won` once the race says so
+            Ok((i, stream, greeting))
+        }
+        Err(e) => {
+            println!("  {}  failed  {:<8} {e}", ms(now), target.name);
+            log[i].status = Status::Failed(e.to_string());
+            Err(e)
+        }
+    }
+    // `next` dropped here, if not sent yet: the next contender starts now.
+}
+
+/// Races connection attempts to `targets`, RFC 8305 style; returns what happened.
+async fn race(targets: &[Target], delay: Duration, limit: Duration) -> RaceReport {
+    let start = Instant::now();
+    let ms = |d: Duration| format!("{:>4} ms", d.as_millis());
+    let log = Arc::new(Mutex::new(
+        targets
+            .iter()
+            .map(|t| Attempt {
+                name: t.name,
+                started: None,
+                ended: None,
+                status: Status::NotStarted,
+            })
+            .collect::<Vec<_>>(),
+    ));
+
+    // The turns: contender 0 goes at once; contender i + 1 waits for contender i.
+    let (first_turn, mut turn) = oneshot::channel();
+    let _ = first_turn.send(());
+    let contenders = targets.iter().cloned().enumerate().map(|(i, target)| {
+        let (next, next_turn) = oneshot::channel();
+        let my_turn = std::mem::replace(&mut turn, next_turn);
+        contender(i, target, my_turn, next, delay, log.clone(), start)
+    });
+    let out: ScopeResult<(usize, TcpStream, String), std::io::Error> =
+        CancelScope::<std::io::Error>::with_error()
+            .timeout(limit)
+            .limit(IN_FLIGHT)
+            .race(contenders.collect::<Vec<_>>())
+            .await;
+
+    let mut attempts = Arc::try_unwrap(log)
+        .expect("every contender ended with the race")
+        .into_inner()
+        .unwrap();
+    let mut winner = None;
+    let out = out.map(|o| {
+        o.map(|(i, stream, greeting)| {
+            attempts[i].status = Status::Won;
+            winner = Some((i, stream, greeting));
+        })
+    });
     let elapsed = start.elapsed();
     for a in &mut attempts {
         if a.started.is_some() && a.status == Status::NotStarted {
@@ -280,7 +314,7 @@ async fn race(targets: &[Target], delay: Duration, limit: Duration) -> RaceRepor
         };
         println!("    {:<8} {:<26} {:?}", a.name, when, a.status);
     }
-    let winner = winner.map(|(i, _stream, greeting)| {
+    let winner = winner.map(|(i, _stream, greeting): (usize, TcpStream, String)| {
         let at = attempts[i].ended.unwrap_or(elapsed);
         println!("  winner: {} after {} ms", targets[i].name, at.as_millis());
         (targets[i].name, at, greeting)
@@ -309,7 +343,7 @@ mod tests {
         // let slow start early), then greets 50 ms later; slow would need 800 ms.
         assert!(at >= ATTEMPT_DELAY, "won at {at:?}");
         assert!(at < Duration::from_millis(800), "won at {at:?}");
-        assert_eq!(race.outcome, "cancelled (Requested)");
+        assert_eq!(race.outcome, "completed");
 
         let status = |n: &str| race.attempts.iter().find(|a| a.name == n).unwrap();
         assert!(matches!(status("refused").status, Status::Failed(_)));
@@ -322,8 +356,9 @@ mod tests {
         let all_refused = &reports[1];
         assert!(all_refused.winner.is_none());
         assert!(
-            all_refused.outcome.starts_with("error: ")
-                && all_refused.outcome.contains("every attempt failed"),
+            all_refused
+                .outcome
+                .starts_with("error: 1 error in task group"),
             "{}",
             all_refused.outcome
         );

@@ -52,6 +52,13 @@ impl Failures {
         }
     }
 
+    /// Takes the errors recorded so far out (a race's win: they are not errors of the race), to
+    /// be dropped outside the lock.
+    pub(crate) fn take_errors(&mut self) -> Option<Box<dyn Any + Send>> {
+        self.error_count = 0;
+        self.errors.take()
+    }
+
     /// `true` once a panic was recorded.
     #[cfg(feature = "tracing")]
     pub(crate) fn has_panic(&self) -> bool {

@@ -13,6 +13,7 @@
 //! | [`limit`] | the FIFO queue of `limit(n)` |
 //! | [`grace`] | grace periods and shielding: which tasks an abort reaches, and when |
 //! | [`failures`] | the errors and the first panic collected |
+//! | [`policy`] | what a task's `Err` does (fail-fast, supervise, race) and a race's win |
 //! | [`runtime`] | which tokio runtime the group spawns on |
 //!
 //! Locking: one `Mutex` per group, held briefly, never two at once, and no user code (wakers,
@@ -25,6 +26,7 @@ pub(crate) mod grace;
 pub(crate) mod handover;
 pub(crate) mod limit;
 pub(crate) mod links;
+pub(crate) mod policy;
 pub(crate) mod runtime;
 
 use std::any::Any;
@@ -41,6 +43,7 @@ use self::grace::{Abort, GraceSetting, GraceState, Shield, abort_tasks};
 use self::handover::Handover;
 use self::limit::{Admission, GateState, Limiter};
 use self::links::Links;
+use self::policy::ErrorPolicy;
 use self::runtime::RuntimeCapture;
 use crate::CancelReason;
 
@@ -85,7 +88,8 @@ pub(crate) struct State {
     spawned: u64,
     // Rarely used parts live behind boxes created on first use, so that a scope that never
     // fails, links or limits stays small and cheap to create and drop.
-    failures: Option<Box<Failures>>,
+    pub(crate) failures: Option<Box<Failures>>,
+    pub(crate) policy: ErrorPolicy,
     pub(crate) links: Option<Box<Links>>,
     limit: Option<Box<Limiter>>,
 }
@@ -102,9 +106,12 @@ pub(crate) struct Entry {
 /// Whether the body of the scope is still to be polled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Body {
-    /// Still running (or holding a value a cancel may discard).
+    /// Still running.
     Alive,
-    /// Done: its value (if any) is kept for the outcome.
+    /// Done, its value kept for the outcome (which a cancel, or an error of a supervised
+    /// group, discards).
+    Holding,
+    /// Done, no value held.
     Done,
 }
 
@@ -124,6 +131,10 @@ pub(crate) enum Progress {
     Finished(Finished),
     /// The group was cancelled (or failed) and `run` has not acted on it yet.
     Act,
+    /// An error was recorded without a cancel (a supervised group) while the body's value is
+    /// held: the outcome will be an `Err`, so `run` drops the value now, while the scope can
+    /// still take what its destructors hand over.
+    Discard,
     /// Still waiting; the waker was stored.
     Waiting,
 }
@@ -204,6 +215,7 @@ impl Core {
                 scope_waker: None,
                 spawned: 0,
                 failures: None,
+                policy: ErrorPolicy::FailFast,
                 links: None,
                 limit: None,
             }),
@@ -360,7 +372,9 @@ impl Core {
 
     // ----- failures -----
 
-    /// Records an error of the group's error type `E` and cancels the group (`Failed`).
+    /// Records an error of the body (of the group's error type `E`) and cancels the group
+    /// (`Failed`), whatever the policy: the body is the supervisor. Tasks' errors go through
+    /// [`record_task_error`](Core::record_task_error).
     pub(crate) fn record_error<E: Send + 'static>(self: &Arc<Self>, error: E) {
         self.lock()
             .failures
@@ -396,7 +410,10 @@ impl Core {
             if self.is_cancelled() && seen == CancelSeen::No {
                 return Progress::Act;
             }
-            if body == Body::Done && st.tasks.is_empty() && st.handover.handed_in == 0 {
+            if body == Body::Holding && Core::has_errors(&st) {
+                return Progress::Discard;
+            }
+            if body != Body::Alive && st.tasks.is_empty() && st.handover.handed_in == 0 {
                 return self.finish(st);
             }
             if st.scope_waker.as_ref().is_some_and(|w| w.will_wake(waker)) {

@@ -41,6 +41,8 @@ pub(crate) struct ScopeSpec {
     pub(crate) deadline: Option<u64>,
     pub(crate) grace: Option<u64>,
     pub(crate) limit: Option<usize>,
+    /// `.supervise()`: a task's error is kept without cancelling the group.
+    pub(crate) supervise: bool,
     pub(crate) body: Act,
     /// Scopes that run inside the body (joined with the body's action).
     pub(crate) body_nested: Vec<usize>,
@@ -184,6 +186,9 @@ impl fmt::Debug for Case {
             if let Some(l) = s.limit {
                 write!(f, ", limit {l}")?;
             }
+            if s.supervise {
+                write!(f, ", supervise")?;
+            }
             writeln!(f, ", body {:?}", s.body)?;
             for t in &s.tasks {
                 writeln!(f, "    {t:?}")?;
@@ -226,6 +231,7 @@ struct RawScope {
     deadline: Option<u8>,
     grace: Option<u8>,
     limit: Option<u8>,
+    supervise: bool,
     body: RawAct,
     tasks: Vec<(bool, RawKind)>,
 }
@@ -270,11 +276,12 @@ fn raw_scope() -> impl Strategy<Value = RawScope> {
         prop::option::weighted(0.25, 2u8..11),
         prop::option::weighted(0.25, 1u8..4),
         prop::option::weighted(0.2, 1u8..4),
+        prop::bool::weighted(0.3),
         raw_act(),
         prop::collection::vec((prop::bool::weighted(0.12), raw_kind()), 0..5),
     )
         .prop_map(
-            |(nest, in_body, shielded_host, link, deadline, grace, limit, body, tasks)| RawScope {
+            |(
                 nest,
                 in_body,
                 shielded_host,
@@ -282,6 +289,18 @@ fn raw_scope() -> impl Strategy<Value = RawScope> {
                 deadline,
                 grace,
                 limit,
+                supervise,
+                body,
+                tasks,
+            )| RawScope {
+                nest,
+                in_body,
+                shielded_host,
+                link,
+                deadline,
+                grace,
+                limit,
+                supervise,
                 body,
                 tasks,
             },
@@ -339,6 +358,7 @@ fn build((root_deadline, raws): (u8, Vec<RawScope>)) -> Case {
             deadline,
             grace: raw.grace.map(|g| u64::from(g) * 1000 + 300 + i as u64),
             limit: raw.limit.map(usize::from),
+            supervise: raw.supervise,
             body,
             body_nested: Vec::new(),
             tasks: Vec::new(),

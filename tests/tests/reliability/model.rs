@@ -1,4 +1,4 @@
-//! A reference model of SPEC sec. 2, 4, 5 and 6 that predicts what a [`Case`] does on a
+//! A reference model of SPEC sec. 2, 4, 5, 6 and 9 (`supervise`) that predicts what a [`Case`] does on a
 //! current-thread runtime with tokio's paused clock.
 //!
 //! The model is a small discrete-event simulation. Each tokio task (and the root future) is a
@@ -749,7 +749,12 @@ impl<'a> Sim<'a> {
             Step::Pending => {}
             Step::Ok => self.end_task(id),
             Step::Err(e) => {
-                self.record_error(s, e);
+                if self.case.scopes[s].supervise {
+                    // A supervised group keeps a task's error without a cancel.
+                    self.scopes[s].errors.push(e);
+                } else {
+                    self.record_error(s, e);
+                }
                 self.end_task(id);
             }
             Step::Panic(p) => {

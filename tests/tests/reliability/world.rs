@@ -86,6 +86,9 @@ impl World {
             if let Some(l) = spec.limit {
                 scope = scope.limit(l);
             }
+            if spec.supervise {
+                scope = scope.supervise();
+            }
             groups.push(scope.group());
             scopes.push(scope);
         }

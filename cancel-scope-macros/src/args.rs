@@ -15,6 +15,22 @@ fn is_flag(name: &Ident) -> bool {
     OptKind::from_name(&name.unraw().to_string()).is_some_and(|k| k.spec().shape == Shape::Flag)
 }
 
+/// A flag option written with a value (`supervise = true`): an error on the `=` that says the
+/// flag takes none.
+fn flag_takes_no_value(name: &str, s: ParseStream<'_>) -> syn::Result<()> {
+    if s.peek(Token![=]) {
+        let eq: Token![=] = s.parse()?;
+        return Err(syn::Error::new(
+            eq.span,
+            format_args!(
+                "the `{name}` option takes no value: write `{name};` in `cancel_scope!`, \
+                 `{name}` in `#[cancel_scoped(..)]`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Does `input` start with an option line (`as NAME`, `NAME =` but not `==`/`=>`, or a flag
 /// option's `NAME;`)?
 fn at_option(input: ParseStream<'_>) -> bool {
@@ -86,7 +102,9 @@ fn macro_line(s: ParseStream<'_>, out: &mut RawOptions) -> syn::Result<()> {
         ));
     };
     let spec = kind.spec();
-    if spec.shape != Shape::Flag {
+    if spec.shape == Shape::Flag {
+        flag_takes_no_value(spec.name, s)?;
+    } else {
         s.parse::<Token![=]>()?;
     }
     let value = options::parse_value(spec, Site::Macro, s)?;
@@ -167,7 +185,9 @@ fn attr_arg(s: ParseStream<'_>, out: &mut RawOptions) -> syn::Result<()> {
         ));
     };
     let spec = kind.spec();
-    if spec.shape != Shape::Flag {
+    if spec.shape == Shape::Flag {
+        flag_takes_no_value(spec.name, s)?;
+    } else {
         s.parse::<Token![=]>()?;
     }
     let value = options::parse_value(spec, Site::Attr, s)?;

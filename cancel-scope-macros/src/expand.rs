@@ -78,6 +78,7 @@ pub(crate) fn builder(config: &Config, error_ty: Option<&Type>) -> TokenStream {
             (OptKind::Limit, OptValue::Expr(n)) => {
                 out.extend(quote_spanned!(n.span()=> .limit(#n)));
             }
+            (OptKind::Supervise, OptValue::Flag) => out.extend(quote!(.supervise())),
             // Not builder calls (`validate::Config` keeps them apart), or a value of another
             // shape (the table makes that impossible).
             (
@@ -86,6 +87,7 @@ pub(crate) fn builder(config: &Config, error_ty: Option<&Type>) -> TokenStream {
                 | OptKind::Deadline
                 | OptKind::Grace
                 | OptKind::Limit
+                | OptKind::Supervise
                 | OptKind::Error
                 | OptKind::Crate,
                 _,

@@ -152,6 +152,7 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 /// | `deadline = INSTANT;` | the same at a `tokio::time::Instant`; excludes `timeout` |
 /// | `grace = DURATION;` | on cancel, tasks get this long to finish before they are aborted |
 /// | `limit = N;` | at most `N` tasks run at once; further spawns queue |
+/// | `supervise;` | keep going: a task's error is kept but does not cancel its siblings (`CancelScope::supervise`) |
 /// | `error = Type;` | the group's error type (default `BoxError`) |
 /// | `crate = path;` | path of the runtime crate, for re-exporters (default `::cancel_scope`) |
 ///
@@ -467,7 +468,7 @@ pub fn cancel_scope(input: TokenStream) -> TokenStream {
 /// `?` works on `E` and `return EXPR` returns `T`.
 ///
 /// Arguments, all optional, separated by commas: `as tg`, `parent = [a, b]` (or `parent = a`),
-/// `timeout = EXPR` or `deadline = EXPR`, `grace = EXPR`, `limit = EXPR`, `crate = path`. They
+/// `timeout = EXPR` or `deadline = EXPR`, `grace = EXPR`, `limit = EXPR`, `supervise`, `crate = path`. They
 /// mean what the options of [`cancel_scope!`] mean; the expressions may use the function's
 /// parameters. `error = ..` is not accepted: the error type comes from the return type.
 ///

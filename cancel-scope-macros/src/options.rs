@@ -31,8 +31,6 @@ use syn::{Expr, Ident, Path, Token, Type};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Shape {
     /// No value: `NAME;` in the macro, `NAME` in the attribute.
-    // No option is a flag yet; the parser and the tests support it (`supervise` will be one).
-    #[cfg_attr(not(test), allow(dead_code))]
     Flag,
     /// One expression.
     Expr,
@@ -104,6 +102,8 @@ options_table! {
     Deadline => "deadline", Expr, Sites::Both, "a `tokio::time::Instant` expression";
     Grace => "grace", Expr, Sites::Both, "a `std::time::Duration` expression";
     Limit => "limit", Expr, Sites::Both, "a `usize` expression";
+    Supervise => "supervise", Flag, Sites::Both,
+        "nothing (`supervise;` in the macro, `supervise` in the attribute)";
     Error => "error", Type,
         Sites::MacroOnly(
             "`error` cannot be set in `#[cancel_scoped]`: the error type comes from the return \

@@ -351,7 +351,17 @@ mod tests {
         assert!(status("slow").started.unwrap() < ATTEMPT_DELAY);
         assert_eq!(status("slow").status, Status::Cancelled);
         assert_eq!(status("fast").status, Status::Won);
-        assert_eq!(status("silent").status, Status::NotStarted);
+        // silent's turn comes when fast's turn-passing sender is dropped, as fast returns its
+        // winning value; on a multi-thread runtime silent may begin in that instant, just before
+        // the win cancels the race. Either way it never gets to connect.
+        assert!(
+            matches!(
+                status("silent").status,
+                Status::NotStarted | Status::Cancelled
+            ),
+            "{:?}",
+            status("silent").status
+        );
 
         let all_refused = &reports[1];
         assert!(all_refused.winner.is_none());

@@ -1,0 +1,12 @@
+use cancel_scope::cancel_scope;
+
+async fn run() {
+    let _ = cancel_scope! {
+        supervise = true;
+        1
+    };
+}
+
+fn main() {
+    drop(run());
+}

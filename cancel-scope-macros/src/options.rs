@@ -293,7 +293,15 @@ mod tests {
         assert_eq!(
             OptKind::names_at(Site::Macro),
             [
-                "as", "parent", "timeout", "deadline", "grace", "limit", "error", "crate"
+                "as",
+                "parent",
+                "timeout",
+                "deadline",
+                "grace",
+                "limit",
+                "supervise",
+                "error",
+                "crate"
             ]
         );
         assert!(!OptKind::names_at(Site::Attr).contains(&"error"));

@@ -192,8 +192,6 @@ impl<E: Send + 'static> TaskGroup<E> {
         }
     }
 
-    /// The one spawn path: reserve a registry entry (or a queue ticket), hand the wrapped
-    /// future to tokio, register its abort handle.
     #[allow(clippy::type_complexity)]
     fn spawn_inner<F>(
         &self,
@@ -204,6 +202,23 @@ impl<E: Send + 'static> TaskGroup<E> {
         F: Future + Send + 'static,
         F::Output: TaskOutput<E>,
     {
+        self.spawn_inner_named(future, shield, None)
+    }
+
+    /// The one spawn path: reserve a registry entry (or a queue ticket), hand the wrapped
+    /// future to tokio, register its abort handle. `name` only names the `tracing` span.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn spawn_inner_named<F>(
+        &self,
+        future: F,
+        shield: Shield,
+        name: impl Into<Option<crate::member::names::TaskName>>,
+    ) -> Result<TaskHandle<<F::Output as TaskOutput<E>>::Value>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput<E>,
+    {
+        let name: Option<crate::member::names::TaskName> = name.into();
         // The captured runtime is borrowed, not cloned: the common path costs no refcount.
         let current;
         let runtime = match self.core.runtime.get() {
@@ -225,10 +240,12 @@ impl<E: Send + 'static> TaskGroup<E> {
         let join = match admission {
             Admission::Unlimited => runtime.spawn(crate::trace::task(
                 &self.core,
+                name,
                 TaskFuture::<F, E, ()>::new(future, core, key, (), task_detach),
             )),
             gate => runtime.spawn(crate::trace::task(
                 &self.core,
+                name,
                 TaskFuture::<F, E, Admission>::new(future, core, key, gate, task_detach),
             )),
         };
@@ -320,7 +337,7 @@ pub fn cancel_group<E>(tg: &TaskGroup<E>) {
 }
 
 #[track_caller]
-fn no_runtime() -> ! {
+pub(crate) fn no_runtime() -> ! {
     panic!(
         "cancel_scope: no tokio runtime to spawn on: the task group captured none when it was \
          created and none is current here; create the scope inside a runtime, or use \

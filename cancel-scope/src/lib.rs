@@ -156,14 +156,19 @@
 mod core;
 mod error;
 mod group;
+pub mod local;
+mod member;
 mod outcome;
 mod run;
 mod scope;
+mod signal;
 mod task;
 mod trace;
 
 pub use crate::error::{BoxError, GroupError, SpawnError};
 pub use crate::group::{TaskGroup, cancel_group};
+pub use crate::local::{LocalHandle, Locals};
+pub use crate::member::names::TaskBuilder;
 pub use crate::outcome::{CancelReason, Outcome, ScopeResult};
 pub use crate::scope::CancelScope;
 pub use crate::task::{TaskHandle, TaskOutput};

@@ -110,6 +110,9 @@ pub enum CancelReason {
     Failed,
     /// The scope was dropped before it finished. Does not travel up.
     Dropped,
+    /// A signal passed to [`CancelScope::cancel_on`](crate::CancelScope::cancel_on) resolved.
+    /// Does not travel up.
+    Signal,
 }
 
 impl CancelReason {
@@ -126,6 +129,7 @@ impl CancelReason {
             CancelReason::Child => 4,
             CancelReason::Failed => 5,
             CancelReason::Dropped => 6,
+            CancelReason::Signal => 8,
         }
     }
 
@@ -137,6 +141,7 @@ impl CancelReason {
             4 => CancelReason::Child,
             5 => CancelReason::Failed,
             6 => CancelReason::Dropped,
+            8 => CancelReason::Signal,
             _ => return None,
         })
     }
@@ -151,6 +156,7 @@ impl fmt::Display for CancelReason {
             CancelReason::Child => "linked child cancelled",
             CancelReason::Failed => "a task or the body failed",
             CancelReason::Dropped => "scope dropped before it finished",
+            CancelReason::Signal => "a cancel_on signal resolved",
         })
     }
 }
@@ -162,6 +168,7 @@ pub(crate) fn decide<T, E: 'static>(finished: Finished, value: Option<T>) -> Sco
         reason,
         errors,
         panic,
+        names,
     } = finished;
     if let Some(payload) = panic {
         drop(errors);
@@ -170,7 +177,7 @@ pub(crate) fn decide<T, E: 'static>(finished: Finished, value: Option<T>) -> Sco
     }
     if let Some(errors) = errors {
         if let Ok(errors) = errors.downcast::<Vec<E>>() {
-            return Err(GroupError::new(*errors));
+            return Err(GroupError::new(*errors).with_names(names));
         }
     }
     match (reason, value) {

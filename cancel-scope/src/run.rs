@@ -18,24 +18,35 @@ use tokio::time::{Instant, Sleep};
 use crate::core::cancel::cancel;
 use crate::core::grace::GraceState;
 use crate::core::{Body, CancelSeen, Core, Progress, handover};
+use crate::member::local_driver::LocalDriver;
 use crate::scope::ScopeGuard;
+use crate::signal::{BoxSignal, Signals};
 use crate::{CancelReason, ScopeResult, outcome};
 
 /// The state machine of a running scope.
-pub(crate) async fn run<T, E, F>(
+///
+/// `locals` comes first: parameters are dropped in reverse order, so a `run` dropped unfinished
+/// drops its guard (the scope is marked dropped and its tasks handed over) before its local
+/// tasks, whose destructors' panics then reach the scope that waits.
+pub(crate) async fn run<T, E, F, L>(
+    mut locals: L,
     mut guard: ScopeGuard,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    signals: Vec<BoxSignal>,
     body: F,
 ) -> ScopeResult<T, E>
 where
     E: Send + 'static,
     F: Future<Output = Result<T, E>>,
+    L: LocalDriver,
 {
     // Everything up to the first `.await` runs at the first poll.
     guard.enclosing = handover::current();
     let core = &guard.core;
+    core.members.set_enclosing(guard.enclosing.as_ref());
     core.runtime.capture();
+    let mut signals = Signals::new(signals);
 
     let mut body = pin!(Some(body));
     // Boxed: most scopes have neither, and the run future stays small without them.
@@ -51,6 +62,7 @@ where
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    core.members.set_deadline(at);
     if let Some(at) = at {
         if at <= Instant::now() {
             cancel(core, CancelReason::Deadline);
@@ -65,6 +77,10 @@ where
         #[cfg(feature = "tracing")]
         let _entered = core.span.enter();
         loop {
+            // The signals first: one that fired keeps the body from starting.
+            if !core.is_cancelled() {
+                signals.poll(core, cx);
+            }
             // The body: polled until it ends or the group is cancelled.
             if !core.is_cancelled() {
                 if let Some(fut) = body.as_mut().as_pin_mut() {
@@ -94,10 +110,17 @@ where
                 if seen == CancelSeen::No {
                     seen = CancelSeen::Yes;
                     act_on_cancel(core, &mut context, body.as_mut(), &mut value);
+                    signals.drop_all(core);
                     deadline_sleep = None;
                     // Decided at the cancel; a grace too long to represent never ends.
-                    if let GraceState::Running(Some(end)) = core.grace_state() {
-                        grace_sleep = Some(Box::pin(tokio::time::sleep_until(end)));
+                    match core.grace_state() {
+                        GraceState::Running(Some(end)) => {
+                            grace_sleep = Some(Box::pin(tokio::time::sleep_until(end)));
+                        }
+                        GraceState::Over => {
+                            locals.stop(core);
+                        }
+                        _ => {}
                     }
                 }
             } else if let Some(sleep) = &mut deadline_sleep {
@@ -110,9 +133,16 @@ where
             if let Some(sleep) = &mut grace_sleep {
                 if sleep.as_mut().poll(cx).is_ready() {
                     grace_sleep = None;
-                    core.end_grace();
+                    let aborted = core.end_grace() + locals.stop(core);
+                    #[cfg(feature = "tracing")]
+                    crate::trace::grace_ended(core, aborted);
+                    #[cfg(not(feature = "tracing"))]
+                    let _ = aborted;
                 }
             }
+
+            // The local tasks (none left once a cancel's grace is over).
+            locals.poll(core, &mut context, cx);
 
             let state = if body.is_some() {
                 Body::Alive
@@ -128,6 +158,13 @@ where
         }
     })
     .await;
+    locals.close();
+    let mut finished = finished;
+    if let Some(payload) = signals.drop_finished() {
+        // A signal that panics in its destructor: a panic of the scope, resumed now that
+        // everything stopped.
+        finished.panic.get_or_insert(payload);
+    }
     // Finished: nothing for the guard to do. The group's `Core` is released right here.
     guard.armed = false;
     drop(guard);

@@ -198,11 +198,18 @@ where
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
+                // Taken before the future's destructor runs: a named task's name, left by
+                // its `Err` output in this same poll.
+                let name = if output.is_err() {
+                    crate::member::names::take_pending()
+                } else {
+                    None
+                };
                 drop_future(this.future.as_mut(), core);
                 match (output, core) {
                     (Ok(value), _) => Poll::Ready(value),
                     (Err(error), Some(core)) => {
-                        core.record_error(error);
+                        core.record_error_named(error, name);
                         Poll::Ready(None)
                     }
                     (Err(_), None) => Poll::Ready(None),
@@ -224,7 +231,7 @@ where
 /// Whether the value of a task that completed goes to its handle: `Some(value)` if the handle
 /// still wants it, else the value is dropped here, inside the task (still registered, with its
 /// group current), so the scope waits for its destructor like for any task's.
-fn deliver<T, E>(result: Result<T, E>, detach: Option<&Detach>) -> Result<Option<T>, E> {
+pub(crate) fn deliver<T, E>(result: Result<T, E>, detach: Option<&Detach>) -> Result<Option<T>, E> {
     let value = result?;
     match detach {
         Some(detach) if !detach.deliver() => {
@@ -296,6 +303,8 @@ impl Detach {
 pub struct TaskHandle<T> {
     join: Option<JoinHandle<Option<T>>>,
     detach: Option<Arc<Detach>>,
+    /// The task's name ([`TaskGroup::named`](crate::TaskGroup::named)).
+    pub(crate) name: Option<crate::member::names::TaskName>,
 }
 
 impl<T> TaskHandle<T> {
@@ -303,6 +312,7 @@ impl<T> TaskHandle<T> {
         TaskHandle {
             join: Some(join),
             detach,
+            name: None,
         }
     }
 
@@ -311,6 +321,7 @@ impl<T> TaskHandle<T> {
         TaskHandle {
             join: None,
             detach: None,
+            name: None,
         }
     }
 
@@ -320,6 +331,24 @@ impl<T> TaskHandle<T> {
         if let Some(join) = &self.join {
             join.abort();
         }
+    }
+
+    /// The task's name, if it was spawned through [`TaskGroup::named`](crate::TaskGroup::named).
+    ///
+    /// ```
+    /// # use cancel_scope::CancelScope;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// assert_eq!(tg.named("poll feed").spawn(async {}).name(), Some("poll feed"));
+    /// assert_eq!(tg.spawn(async {}).name(), None);
+    /// # scope.run(async { Ok(()) }).await.unwrap();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// `true` once the task has ended (or if it never started).
@@ -372,6 +401,7 @@ impl<T> Drop for TaskHandle<T> {
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
+            .field("name", &self.name.as_deref())
             .field("id", &self.join.as_ref().map(JoinHandle::id))
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()

@@ -1,0 +1,15 @@
+//! Members of a group that are not plain tokio tasks, and task names (issue 12):
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | [`blocking`] | `TaskGroup::spawn_blocking`: closures on tokio's blocking pool |
+//! | [`local`] | `Locals`: local tasks, `!Send` or borrowing, polled in the scope's own task |
+//! | [`local_driver`] | how the scope's `run` polls, cancels and drops local tasks |
+//! | [`names`] | `TaskGroup::named`: task names in spans, handles and `GroupError`s |
+//! | [`group_info`] | `TaskGroup::deadline` and `TaskGroup::token` |
+
+pub(crate) mod blocking;
+pub(crate) mod group_info;
+pub(crate) mod local;
+pub(crate) mod local_driver;
+pub(crate) mod names;

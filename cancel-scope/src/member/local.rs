@@ -496,7 +496,6 @@ impl<F, E, T> std::fmt::Debug for LocalTask<F, E, T> {
 /// assert_eq!(out.unwrap().completed(), Some(Some(1)));
 /// # }
 /// ```
-#[must_use = "a local task runs whether or not its handle is awaited"]
 pub struct LocalHandle<T> {
     rx: Option<oneshot::Receiver<T>>,
 }

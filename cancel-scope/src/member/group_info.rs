@@ -54,8 +54,9 @@ impl<E> TaskGroup<E> {
     /// A [`CancellationToken`](tokio_util::sync::CancellationToken) that is cancelled when the
     /// group is cancelled (for any reason), for library code that takes a token. It is not
     /// cancelled when the group finishes without being cancelled (like
-    /// [`cancelled`](Self::cancelled)). Every call returns a clone of the group's one token;
-    /// cancelling the token does not cancel the group (use [`cancel`](Self::cancel)).
+    /// [`cancelled`](Self::cancelled)). Each call returns a child token of the group's own:
+    /// cancelling it affects neither the group (use [`cancel`](Self::cancel)) nor the other
+    /// tokens handed out.
     ///
     /// Needs the cargo feature `tokio-util`.
     ///
@@ -77,11 +78,11 @@ impl<E> TaskGroup<E> {
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio-util")))]
     #[must_use]
     pub fn token(&self) -> tokio_util::sync::CancellationToken {
-        let token = self.core.members.token.get_or_init(Default::default).clone();
-        // A cancel marked before the token existed has already fired its notifications.
+        let root = self.core.members.token.get_or_init(Default::default);
+        // A cancel marked before the root token existed has already fired its notifications.
         if self.core.is_cancelled() {
-            token.cancel();
+            root.cancel();
         }
-        token
+        root.child_token()
     }
 }

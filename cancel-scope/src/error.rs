@@ -99,16 +99,23 @@ impl<E> GroupError<E> {
     /// # async fn main() {
     /// let scope = CancelScope::new();
     /// let tg = scope.group();
+    /// let watcher = tg.clone();
     /// let err = scope
     ///     .run(async move {
+    ///         tg.spawn_shielded(async move {
+    ///             watcher.cancelled().await;
+    ///             Err::<(), BoxError>("clean-up failed".into())
+    ///         });
     ///         tg.named("fetch").spawn(async { Err::<(), BoxError>("timed out".into()) });
-    ///         tg.cancelled().await;
-    ///         Err::<(), BoxError>("gave up".into())
+    ///         Ok(())
     ///     })
     ///     .await
     ///     .unwrap_err();
     /// let named: Vec<_> = err.named().map(|(name, e)| (name, e.to_string())).collect();
-    /// assert_eq!(named, [(Some("fetch"), "timed out".to_string()), (None, "gave up".to_string())]);
+    /// assert_eq!(
+    ///     named,
+    ///     [(Some("fetch"), "timed out".to_string()), (None, "clean-up failed".to_string())]
+    /// );
     /// # }
     /// ```
     pub fn named(&self) -> impl Iterator<Item = (Option<&str>, &E)> + '_ {

@@ -240,12 +240,12 @@ impl<E: Send + 'static> TaskGroup<E> {
         let join = match admission {
             Admission::Unlimited => runtime.spawn(crate::trace::task(
                 &self.core,
-                name,
+                name.as_deref(),
                 TaskFuture::<F, E, ()>::new(future, core, key, (), task_detach),
             )),
             gate => runtime.spawn(crate::trace::task(
                 &self.core,
-                name,
+                name.as_deref(),
                 TaskFuture::<F, E, Admission>::new(future, core, key, gate, task_detach),
             )),
         };

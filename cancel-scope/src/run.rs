@@ -50,26 +50,11 @@ where
 
     let mut body = pin!(Some(body));
     // Boxed: most scopes have neither, and the run future stays small without them.
-    let mut deadline_sleep: Option<Pin<Box<Sleep>>> = None;
     let mut grace_sleep: Option<Pin<Box<Sleep>>> = None;
     let mut seen = CancelSeen::No;
     let mut value: Option<T> = None;
 
-    let at = match (
-        timeout.and_then(|t| Instant::now().checked_add(t)),
-        deadline,
-    ) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    core.members.set_deadline(at);
-    if let Some(at) = at {
-        if at <= Instant::now() {
-            cancel(core, CancelReason::Deadline);
-        } else if !core.is_cancelled() {
-            deadline_sleep = Some(Box::pin(tokio::time::sleep_until(at)));
-        }
-    }
+    let mut deadline_sleep = arm_deadline(core, timeout, deadline);
 
     // The scope's own context, entered while the body is polled or a discarded value dropped.
     let mut context = Some(core.clone());
@@ -170,6 +155,32 @@ where
     drop(guard);
     drop(context);
     outcome::decide(finished, value)
+}
+
+/// Records the scope's deadline (the earlier of `timeout` from now and `deadline`) and arms its
+/// timer; a deadline already past cancels at once (`Deadline`).
+fn arm_deadline(
+    core: &Arc<Core>,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Option<Pin<Box<Sleep>>> {
+    let at = match (
+        timeout.and_then(|t| Instant::now().checked_add(t)),
+        deadline,
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    core.members.set_deadline(at);
+    let at = at?;
+    if at <= Instant::now() {
+        cancel(core, CancelReason::Deadline);
+        None
+    } else if core.is_cancelled() {
+        None
+    } else {
+        Some(Box::pin(tokio::time::sleep_until(at)))
+    }
 }
 
 /// The group was cancelled: the body is dropped at once (grace applies to tasks only), and a

@@ -4,7 +4,6 @@
 use std::future::Future;
 
 use crate::core::Core;
-use crate::member::names::TaskName;
 
 /// The span of a new scope; its fields are recorded as the scope runs and finishes.
 #[cfg(feature = "tracing")]
@@ -39,26 +38,27 @@ pub(crate) fn record_finish(
 #[cfg(feature = "tracing")]
 pub(crate) fn task<F: Future>(
     core: &Core,
-    name: Option<TaskName>,
+    name: Option<&str>,
     future: F,
 ) -> tracing::instrument::Instrumented<F> {
     use tracing::Instrument;
-    future.instrument(task_span(core, name.as_deref(), "task"))
+    future.instrument(task_span(core, name, "task"))
 }
 
 /// The span of one member of `core`'s group; `kind` is `task`, `blocking` or `local`.
 #[cfg(feature = "tracing")]
 pub(crate) fn task_span(core: &Core, name: Option<&str>, kind: &'static str) -> tracing::Span {
-    match name {
-        Some(name) => tracing::info_span!(parent: &core.span, "task", name = %name, kind = kind),
-        None => tracing::info_span!(parent: &core.span, "task", kind = kind),
+    if let Some(name) = name {
+        tracing::info_span!(parent: &core.span, "task", name = %name, kind = kind)
+    } else {
+        tracing::info_span!(parent: &core.span, "task", kind = kind)
     }
 }
 
 /// Without the `tracing` feature: the future itself.
 #[cfg(not(feature = "tracing"))]
 #[inline]
-pub(crate) fn task<F: Future>(_core: &Core, _name: Option<TaskName>, future: F) -> F {
+pub(crate) fn task<F: Future>(_core: &Core, _name: Option<&str>, future: F) -> F {
     future
 }
 

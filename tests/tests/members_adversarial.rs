@@ -74,7 +74,10 @@ async fn run_dropped_at_every_poll_drops_every_local_task() {
             .await;
         let locals_dropped = out.unwrap().completed().unwrap();
         let expected_locals = if k == 0 { 0 } else { 3 };
-        assert_eq!(locals_dropped, expected_locals, "k = {k}: local tasks outlived `run`");
+        assert_eq!(
+            locals_dropped, expected_locals,
+            "k = {k}: local tasks outlived `run`"
+        );
         // The task was handed over and waited for (aborted), or never spawned (k = 0).
         assert_eq!(task_dropped.get(), usize::from(k != 0), "k = {k}");
     }
@@ -146,7 +149,11 @@ async fn panicking_signal_is_a_scope_panic_resumed_after_everything_stopped() {
         .await
         .unwrap_err();
     assert_eq!(caught.downcast_ref::<Payload>(), Some(&Payload(5)));
-    assert_eq!(cleaned.load(Ordering::SeqCst), 1, "resumed before the task stopped");
+    assert_eq!(
+        cleaned.load(Ordering::SeqCst),
+        1,
+        "resumed before the task stopped"
+    );
     assert_eq!(tg.cancel_reason(), Some(CancelReason::Failed));
 }
 
@@ -183,11 +190,22 @@ async fn spawns_into_finished_groups_are_refused() {
         scope.run(async { Ok(()) }).await.unwrap(),
         Outcome::Completed(())
     );
-    assert!(tx.send(()).is_err(), "the signal was not dropped when the scope finished");
+    assert!(
+        tx.send(()).is_err(),
+        "the signal was not dropped when the scope finished"
+    );
     assert!(!tg.is_cancelled());
     assert_eq!(tg.spawn_blocking(|| Ok::<_, BoxError>(1)).await, None);
-    assert_eq!(tg.named("late").spawn(async { Ok::<_, BoxError>(1) }).await, None);
-    assert!(tg.named("late").try_spawn(async {}).unwrap_err().is_closed());
+    assert_eq!(
+        tg.named("late").spawn(async { Ok::<_, BoxError>(1) }).await,
+        None
+    );
+    assert!(
+        tg.named("late")
+            .try_spawn(async {})
+            .unwrap_err()
+            .is_closed()
+    );
     assert_eq!(tg.named("late").spawn_blocking(|| ()).await, None);
     assert_eq!(tg.len(), 0);
 }

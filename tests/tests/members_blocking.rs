@@ -40,7 +40,12 @@ impl Gate {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while !*open {
             assert!(std::time::Instant::now() < deadline, "gate never opened");
-            open = self.0.1.wait_timeout(open, Duration::from_millis(50)).unwrap().0;
+            open = self
+                .0
+                .1
+                .wait_timeout(open, Duration::from_millis(50))
+                .unwrap()
+                .0;
         }
     }
 }
@@ -77,7 +82,11 @@ async fn blocking_outlives_a_cancel_and_is_counted() {
     started(rx).await;
     assert_eq!(tg.len(), 1);
     tg.cancel();
-    assert_eq!(tg.len(), 1, "a running closure stays a member after the cancel");
+    assert_eq!(
+        tg.len(),
+        1,
+        "a running closure stays a member after the cancel"
+    );
     let opener = {
         let (gate, done) = (gate.clone(), done.clone());
         std::thread::spawn(move || {
@@ -86,11 +95,22 @@ async fn blocking_outlives_a_cancel_and_is_counted() {
             gate.open();
         })
     };
-    let out = within("scope waiting for a blocking closure", scope.run(async { Ok(()) })).await;
-    assert!(done.load(Ordering::SeqCst), "the scope returned before the closure ended");
+    let out = within(
+        "scope waiting for a blocking closure",
+        scope.run(async { Ok(()) }),
+    )
+    .await;
+    assert!(
+        done.load(Ordering::SeqCst),
+        "the scope returned before the closure ended"
+    );
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
     assert_eq!(tg.len(), 0);
-    assert_eq!(h.await, Some(7), "a closure that completes after the cancel counts");
+    assert_eq!(
+        h.await,
+        Some(7),
+        "a closure that completes after the cancel counts"
+    );
     opener.join().unwrap();
 }
 
@@ -135,7 +155,11 @@ async fn blocking_value_error_and_panic_count() {
     .await
     .unwrap_err();
     assert_eq!(caught.downcast_ref::<Payload>(), Some(&Payload(3)));
-    assert_eq!(slow.get(), 1, "the panic was resumed before every task stopped");
+    assert_eq!(
+        slow.get(),
+        1,
+        "the panic was resumed before every task stopped"
+    );
 }
 
 /// Not started once the group is cancelled, nor once the scope finished: the closure is
@@ -198,7 +222,11 @@ async fn blocking_holds_a_slot_under_limit() {
     tg.spawn(async move { o.lock().unwrap().push("task") });
     assert_eq!(tg.len(), 3);
     tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(order.lock().unwrap().len(), 0, "a queued member started early");
+    assert_eq!(
+        order.lock().unwrap().len(),
+        0,
+        "a queued member started early"
+    );
     gate.open();
     let out = within("limited scope", scope.run(async { Ok(()) })).await;
     out.unwrap();
@@ -229,7 +257,10 @@ async fn blocking_queued_under_limit_is_dropped_by_a_cancel() {
     let out = within("cancelled limited scope", scope.run(async { Ok(()) })).await;
     assert!(out.unwrap().is_cancelled());
     assert_eq!(queued.await, None);
-    assert!(!ran.load(Ordering::SeqCst), "a queued closure ran after the cancel");
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "a queued closure ran after the cancel"
+    );
 }
 
 /// A scope dropped while its closure runs hands it over: the enclosing scope waits for it.
@@ -263,7 +294,10 @@ async fn blocking_of_a_dropped_scope_is_handed_over() {
             Ok::<_, BoxError>(())
         })
         .await;
-    assert!(done.load(Ordering::SeqCst), "the enclosing scope did not wait for the closure");
+    assert!(
+        done.load(Ordering::SeqCst),
+        "the enclosing scope did not wait for the closure"
+    );
     out.unwrap();
 }
 

@@ -45,7 +45,9 @@ async fn timeout_becomes_a_deadline_at_run() {
     let start = Instant::now();
     scope
         .run(async {
-            let at = tg.deadline().expect("a timeout is a deadline once run started");
+            let at = tg
+                .deadline()
+                .expect("a timeout is a deadline once run started");
             assert!(at >= start + HOUR && at <= Instant::now() + HOUR);
             Ok(())
         })
@@ -177,6 +179,10 @@ async fn link_cycles_and_finished_parents() {
     let child_tg = child.group();
     assert_eq!(child_tg.deadline(), Some(at));
     p.run(async { Ok(()) }).await.unwrap();
-    assert_eq!(child_tg.deadline(), None, "a finished parent still bounds the deadline");
+    assert_eq!(
+        child_tg.deadline(),
+        None,
+        "a finished parent still bounds the deadline"
+    );
     drop(child);
 }

@@ -137,7 +137,10 @@ async fn local_tasks_run_concurrently_with_the_body_in_its_task() {
     );
     let threads = threads.into_inner();
     assert_eq!(threads.len(), 3);
-    assert!(threads.iter().all(|t| *t == threads[0]), "polled on another thread");
+    assert!(
+        threads.iter().all(|t| *t == threads[0]),
+        "polled on another thread"
+    );
 }
 
 /// A local task's `Err` fails the group: siblings are cancelled, the error is reported.
@@ -159,7 +162,11 @@ async fn local_error_fails_the_group() {
         .await;
     assert_eq!(msgs(&out.unwrap_err()), ["bad input"]);
     assert_eq!(dropped.get(), 2);
-    assert_eq!(tg_len.get(), usize::MAX, "the body ran on after the failure");
+    assert_eq!(
+        tg_len.get(),
+        usize::MAX,
+        "the body ran on after the failure"
+    );
     assert_eq!(tg.cancel_reason(), Some(CancelReason::Failed));
 }
 
@@ -185,7 +192,10 @@ async fn local_panic_is_resumed_after_everything_stopped() {
     .await
     .unwrap_err();
     assert_eq!(caught.downcast_ref::<Payload>(), Some(&Payload(9)));
-    assert!(finished.load(Ordering::SeqCst), "resumed before the shielded task ended");
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "resumed before the shielded task ended"
+    );
 }
 
 /// Without a grace period a cancel drops local tasks at once (at their `Pending`), before the
@@ -282,7 +292,11 @@ async fn local_tasks_are_counted_and_limited() {
             locals.spawn(async move { order.borrow_mut().push("b") });
             assert_eq!(tg.len(), 2);
             tokio::task::yield_now().await;
-            assert_eq!(tg.len(), 2, "the second local task was not held by the limit");
+            assert_eq!(
+                tg.len(),
+                2,
+                "the second local task was not held by the limit"
+            );
             Ok(())
         })
         .await;
@@ -350,7 +364,12 @@ async fn spawns_refused_when_unbound_cancelled_or_finished() {
         })
         .await;
     assert!(out.unwrap().is_cancelled());
-    assert_eq!(locals.spawn(async { ran.store(true, Ordering::SeqCst) }).await, None);
+    assert_eq!(
+        locals
+            .spawn(async { ran.store(true, Ordering::SeqCst) })
+            .await,
+        None
+    );
     assert!(locals.try_spawn(async {}).unwrap_err().is_closed());
     assert!(!ran.load(Ordering::SeqCst));
     assert_eq!(tg.len(), 0);

@@ -47,7 +47,8 @@ async fn names_of_every_member_kind() {
     let watcher = tg.clone();
     let e = scope
         .run_with_locals(&locals, async {
-            tg.named("first").spawn(async { Err::<(), BoxError>(err("a")) });
+            tg.named("first")
+                .spawn(async { Err::<(), BoxError>(err("a")) });
             watcher.cancelled().await;
             Ok(())
         })
@@ -112,7 +113,8 @@ async fn nested_group_errors_display_flat() {
                 let itg = inner.group();
                 inner
                     .run(async move {
-                        itg.named("inner").spawn(async { Err::<(), BoxError>(err("invalid digit")) });
+                        itg.named("inner")
+                            .spawn(async { Err::<(), BoxError>(err("invalid digit")) });
                         Ok(())
                     })
                     .await?;
@@ -177,7 +179,8 @@ async fn name_survives_a_limit_queue() {
     let scope = CancelScope::new().limit(1);
     let tg = scope.group();
     tg.spawn(tokio::task::yield_now());
-    tg.named("queued").spawn(async { Err::<(), BoxError>(err("late")) });
+    tg.named("queued")
+        .spawn(async { Err::<(), BoxError>(err("late")) });
     let e = scope.run(async { Ok(()) }).await.unwrap_err();
     assert_eq!(e.name(0), Some("queued"));
 }

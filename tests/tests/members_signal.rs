@@ -34,7 +34,9 @@ async fn oneshot_signal_cancels_with_reason_signal() {
         tokio::time::sleep(short()).await;
         tx.send(()).unwrap();
     });
-    let out = scope.run(std::future::pending::<Result<(), BoxError>>()).await;
+    let out = scope
+        .run(std::future::pending::<Result<(), BoxError>>())
+        .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Signal));
     assert_eq!(dropped.get(), 1);
     assert_eq!(tg.cancel_reason(), Some(CancelReason::Signal));

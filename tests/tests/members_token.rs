@@ -73,7 +73,9 @@ async fn token_follows_a_linked_parent_and_a_deadline() {
 
     let scope = CancelScope::new().timeout(short());
     let token = scope.group().token();
-    let out = scope.run(std::future::pending::<Result<(), BoxError>>()).await;
+    let out = scope
+        .run(std::future::pending::<Result<(), BoxError>>())
+        .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
     assert!(token.is_cancelled());
 }
@@ -85,6 +87,12 @@ async fn cancelling_the_token_does_not_cancel_the_group() {
     let first = tg.token();
     first.cancel();
     assert!(!tg.is_cancelled());
-    assert!(!tg.token().is_cancelled(), "one holder's cancel reached another's token");
-    assert_eq!(scope.run(async { Ok(1) }).await.unwrap(), Outcome::Completed(1));
+    assert!(
+        !tg.token().is_cancelled(),
+        "one holder's cancel reached another's token"
+    );
+    assert_eq!(
+        scope.run(async { Ok(1) }).await.unwrap(),
+        Outcome::Completed(1)
+    );
 }

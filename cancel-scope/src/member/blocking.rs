@@ -19,10 +19,10 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 
 use super::names::TaskName;
+use crate::core::Core;
 use crate::core::grace::Shield;
 use crate::core::handover;
 use crate::core::limit::{Admission, GateState};
-use crate::core::Core;
 use crate::task::{Detach, Gate, TaskHandle, TaskOutput, deliver};
 use crate::{SpawnError, TaskGroup};
 

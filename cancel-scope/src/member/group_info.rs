@@ -86,3 +86,33 @@ impl<E> TaskGroup<E> {
         root.child_token()
     }
 }
+
+/// Without the cargo feature `tokio-util`, `TaskGroup::token()` is a compile error that names
+/// the feature: the method exists, bound by a trait no type implements.
+#[cfg(not(feature = "tokio-util"))]
+mod without_token {
+    /// Implemented by no type: the bound of `TaskGroup::token` without the feature.
+    #[diagnostic::on_unimplemented(
+        message = "`TaskGroup::token()` needs the cargo feature `tokio-util` of `cancel-scope`",
+        label = "`token()` is only available with the `tokio-util` feature",
+        note = "enable it: `cancel-scope = {{ version = \"...\", features = [\"tokio-util\"] }}`"
+    )]
+    pub trait TokioUtilFeatureRequired {}
+
+    /// Never constructed: what `token()` returns without the feature.
+    #[derive(Debug)]
+    pub enum NoToken {}
+
+    impl<E> crate::TaskGroup<E> {
+        /// Needs the cargo feature `tokio-util` (without it, calling this is a compile error
+        /// that says so).
+        #[doc(hidden)]
+        #[must_use]
+        pub fn token(&self) -> NoToken
+        where
+            E: TokioUtilFeatureRequired,
+        {
+            unreachable!("no type implements `TokioUtilFeatureRequired`")
+        }
+    }
+}

@@ -182,7 +182,10 @@ pub(crate) struct Inner<B> {
 ///     })
 ///     .await;
 /// assert_eq!(out.unwrap(), Outcome::Completed(()));
-/// assert_eq!(seen.into_inner(), [0, 1, 2]);
+/// drop(locals); // it borrows `seen` until it is gone
+/// let mut seen = seen.into_inner();
+/// seen.sort_unstable();
+/// assert_eq!(seen, [0, 1, 2]);
 /// # }
 /// ```
 pub struct Locals<'a, E = BoxError, K: LocalKind<'a> = SendOnly> {
@@ -191,7 +194,7 @@ pub struct Locals<'a, E = BoxError, K: LocalKind<'a> = SendOnly> {
     _error: PhantomData<fn() -> E>,
 }
 
-impl<'a, E> Locals<'a, E, SendOnly> {
+impl<E> Locals<'_, E, SendOnly> {
     /// A `Locals` for `Send` local tasks (they may still borrow): it is `Sync`, so the scope's
     /// `run` future stays `Send` whenever the body is.
     ///
@@ -223,7 +226,7 @@ impl<E> Default for Locals<'_, E, SendOnly> {
     }
 }
 
-impl<'a, E> Locals<'a, E, Unsend> {
+impl<E> Locals<'_, E, Unsend> {
     /// A `Locals` for any local tasks, `!Send` ones included (an `Rc`, a `RefCell` borrow held
     /// across an await). It, and the scope's `run` future that borrows it, are then neither
     /// `Send` nor `Sync`: run the scope in a task that need not be `Send` (`LocalSet`, a

@@ -132,11 +132,13 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
     fn drop_all(&mut self, core: &Arc<Core>) -> usize {
         let mut dropped = 0;
         loop {
-            let next = {
-                let mut inner = self.locals.lock();
-                let slot = inner.slots.iter_mut().next().map(|(i, s)| (i, s.future.take()));
-                slot
-            };
+            let next = self
+                .locals
+                .lock()
+                .slots
+                .iter_mut()
+                .next()
+                .map(|(i, s)| (i, s.future.take()));
             let Some((slot, future)) = next else { break };
             self.finish(slot, future, core);
             dropped += 1;
@@ -173,7 +175,9 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
                 }
             }
             let polled = handover::enter(context, || {
-                catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(&mut task_cx)))
+                catch_unwind(AssertUnwindSafe(|| {
+                    Pin::new(&mut future).poll(&mut task_cx)
+                }))
             });
             match polled {
                 Ok(Poll::Pending) => self.put_back(slot, future, admission),
@@ -205,7 +209,13 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
         }
     }
 
-    fn finish_admitted(&self, slot: usize, future: K::Boxed, admission: Admission, core: &Arc<Core>) {
+    fn finish_admitted(
+        &self,
+        slot: usize,
+        future: K::Boxed,
+        admission: Admission,
+        core: &Arc<Core>,
+    ) {
         if let Some(s) = self.locals.lock().slots.get_mut(slot) {
             s.admission = admission;
         }
@@ -249,6 +259,7 @@ impl<E: Send + 'static> crate::CancelScope<E> {
     ///     })
     ///     .await;
     /// assert!(out.is_ok());
+    /// drop(locals);
     /// assert_eq!(log.into_inner(), ["body", "local"]);
     /// # }
     /// ```

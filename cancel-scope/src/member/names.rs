@@ -206,7 +206,10 @@ impl<E: Send + 'static> TaskBuilder<'_, E> {
             name: self.name,
             _error: PhantomData,
         };
-        match self.group.spawn_inner_named(named, Shield::Unshielded, name.clone()) {
+        match self
+            .group
+            .spawn_inner_named(named, Shield::Unshielded, name.clone())
+        {
             Ok(mut handle) => {
                 handle.name = Some(name);
                 Ok(handle)
@@ -245,7 +248,11 @@ impl<E: Send + 'static> TaskBuilder<'_, E> {
     }
 
     #[track_caller]
-    fn spawn_with<F>(self, future: F, shield: Shield) -> TaskHandle<<F::Output as TaskOutput<E>>::Value>
+    fn spawn_with<F>(
+        self,
+        future: F,
+        shield: Shield,
+    ) -> TaskHandle<<F::Output as TaskOutput<E>>::Value>
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput<E>,

@@ -136,6 +136,9 @@ pub(crate) struct Slot<B> {
     pub(crate) admission: Admission,
     pub(crate) waker: Waker,
     pub(crate) wake: Arc<TaskWake>,
+    /// The task's span, entered while it is polled.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
 }
 
 pub(crate) struct Inner<B> {
@@ -396,6 +399,8 @@ impl<'a, E, K: LocalKind<'a>> Locals<'a, E, K> {
             return Err(SpawnError::closed(future));
         };
         let core = core.clone();
+        #[cfg(feature = "tracing")]
+        let span = crate::trace::task_span(&core, name.as_deref(), "local");
         let (tx, rx) = oneshot::channel();
         let task = LocalTask {
             future,
@@ -414,6 +419,8 @@ impl<'a, E, K: LocalKind<'a>> Locals<'a, E, K> {
             admission,
             waker: waker.clone(),
             wake,
+            #[cfg(feature = "tracing")]
+            span,
         });
         drop(inner);
         // Its first poll: in the scope's task, at `run`'s next turn.

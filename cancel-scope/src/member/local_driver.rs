@@ -156,12 +156,20 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
                     let future = s.future.take()?;
                     // Cleared before the poll: a wake-up during it queues the task again.
                     s.wake.queued.store(false, Ordering::Release);
-                    Some((future, s.key, s.admission, s.waker.clone()))
+                    #[cfg(feature = "tracing")]
+                    let span = s.span.clone();
+                    #[cfg(not(feature = "tracing"))]
+                    let span = ();
+                    Some((future, s.key, s.admission, s.waker.clone(), span))
                 })
             };
-            let Some((mut future, key, mut admission, waker)) = taken else {
+            let Some((mut future, key, mut admission, waker, span)) = taken else {
                 continue;
             };
+            #[cfg(feature = "tracing")]
+            let _entered = span.enter();
+            #[cfg(not(feature = "tracing"))]
+            let () = span;
             let mut task_cx = Context::from_waker(&waker);
             match admission.poll_gate(core, key, &mut task_cx) {
                 GateState::Admitted => {}

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::time::Duration;
 
 use cancel_scope::{BoxError, CancelReason, CancelScope, Locals, Outcome};
@@ -61,9 +61,10 @@ async fn run_dropped_at_every_poll_drops_every_local_task() {
                     let waker = std::task::Waker::noop();
                     let mut cx = Context::from_waker(waker);
                     for _ in 0..k {
-                        if let Poll::Ready(_) = run.as_mut().poll(&mut cx) {
-                            unreachable!("the locals never end");
-                        }
+                        assert!(
+                            run.as_mut().poll(&mut cx).is_pending(),
+                            "the locals never end"
+                        );
                     }
                 }
                 // Every local future is dropped with the `run` future.

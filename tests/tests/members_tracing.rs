@@ -20,11 +20,14 @@ struct SpanInfo {
     fields: HashMap<String, String>,
 }
 
+/// A warn event: its parent span's id and its fields.
+type Warning = (Option<u64>, HashMap<String, String>);
+
 #[derive(Clone, Default)]
 struct Recorder {
     spans: Arc<Mutex<HashMap<u64, SpanInfo>>>,
     /// Warn events: (parent span id, fields).
-    warnings: Arc<Mutex<Vec<(Option<u64>, HashMap<String, String>)>>>,
+    warnings: Arc<Mutex<Vec<Warning>>>,
 }
 
 struct Fields<'a>(&'a mut HashMap<String, String>);

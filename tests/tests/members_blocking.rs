@@ -23,6 +23,7 @@ both!(real:
     blocking_queued_under_limit_is_dropped_by_a_cancel,
     blocking_of_a_dropped_scope_is_handed_over,
     blocking_sees_its_group_as_current_scope,
+    blocking_queued_value_dropped_with_its_handle,
 );
 
 /// A gate a blocking closure waits on, opened from async code.
@@ -315,4 +316,35 @@ async fn blocking_sees_its_group_as_current_scope() {
     });
     scope.run(async { Ok(()) }).await.unwrap();
     assert_eq!(*seen.lock().unwrap(), Some(Some(at)));
+}
+
+/// Under `limit`, a queued closure's value with a destructor: a handle dropped on the runtime
+/// thread right after the closure returned neither hangs nor loses the destructor, and a
+/// handle dropped before it returned lets the scope drop the value before it returns.
+async fn blocking_queued_value_dropped_with_its_handle() {
+    let dropped = Counter::new();
+    let scope = CancelScope::new().limit(1);
+    let tg = scope.group();
+    let gate = Gate::default();
+    let (tx, rx) = mpsc::channel();
+    {
+        let gate = gate.clone();
+        tg.spawn_blocking(move || {
+            tx.send(()).unwrap();
+            gate.wait();
+        });
+    }
+    started(rx).await;
+    let (d1, d2) = (dropped.clone(), dropped.clone());
+    let kept = tg.spawn_blocking(move || Ok::<_, BoxError>(d1.guard()));
+    let detached = tg.spawn_blocking(move || Ok::<_, BoxError>(d2.guard()));
+    drop(detached);
+    gate.open();
+    // Block this runtime thread while the closures complete, then drop the handle here.
+    std::thread::sleep(Duration::from_millis(50));
+    drop(kept);
+    within("limited scope", scope.run(async { Ok(()) }))
+        .await
+        .unwrap();
+    assert_eq!(dropped.get(), 2);
 }

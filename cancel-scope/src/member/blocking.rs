@@ -160,21 +160,40 @@ where
                     })
                     .await;
                 if state == GateState::Dropped {
-                    drop(f);
+                    drop_unstarted(f, &member.core);
                     return None;
                 }
                 member.admission = gate;
                 member.registration = Registration::Registered;
                 let core = member.core.clone();
-                let join = rt.spawn_blocking(closure(member, f, task_detach, name));
+                // The closure gives its guard back with its value, so the value is handled
+                // here (to the handle, or dropped if the handle is gone) before the guard
+                // leaves the registry: the scope waits for the value's destructor too.
+                let join = rt.spawn_blocking(move || {
+                    let value = run_closure(&member, f, None, name);
+                    (value, member)
+                });
                 core.register(key, join.abort_handle());
-                join.await.ok().flatten()
+                let (value, member) = join.await.ok()?;
+                let value = value.and_then(|v| {
+                    deliver(Ok::<_, ()>(v), task_detach.as_deref())
+                        .ok()
+                        .flatten()
+                });
+                drop(member);
+                value
             }),
             detach,
         )
     } else {
         member.registration = Registration::Registered;
-        let join = runtime.spawn_blocking(closure(member, f, detach.clone(), name));
+        let task_detach = detach.clone();
+        let join = runtime.spawn_blocking(move || {
+            let value = run_closure(&member, f, task_detach.as_deref(), name);
+            // Leaves the registry only now, after a value nobody waits for was dropped.
+            drop(member);
+            value
+        });
         core.register(key, join.abort_handle());
         TaskHandle::spawned(join, detach)
     };
@@ -182,46 +201,49 @@ where
     Ok(handle)
 }
 
-/// The closure the pool runs: not started once the group is cancelled; else runs `f` in the
-/// group's context, records its error or panic, and drops the guard (leaving the registry)
-/// only after a value nobody waits for was dropped.
-fn closure<E, F, O>(
-    member: Member,
+/// What the pool runs: nothing once the group is cancelled; else `f` in the group's context,
+/// its error or panic recorded, and its value handed on (`detach`: dropped here if its handle is
+/// gone; `None`: always handed on, to a wrapper that decides).
+fn run_closure<E, F, O>(
+    member: &Member,
     f: F,
-    detach: Option<Arc<Detach>>,
+    detach: Option<&Detach>,
     name: Option<TaskName>,
-) -> impl FnOnce() -> Option<O::Value> + Send + 'static
+) -> Option<O::Value>
 where
     E: Send + 'static,
     F: FnOnce() -> O + Send + 'static,
     O: TaskOutput<E>,
 {
-    move || {
-        let member = member;
-        if member.core.is_cancelled() {
-            drop(f);
-            return None;
+    if member.core.is_cancelled() {
+        drop_unstarted(f, &member.core);
+        return None;
+    }
+    #[cfg(feature = "tracing")]
+    let span = crate::trace::task_span(&member.core, name.as_deref(), "blocking");
+    #[cfg(feature = "tracing")]
+    let _entered = span.enter();
+    let mut context = Some(member.core.clone());
+    let ran = handover::enter(&mut context, || {
+        catch_unwind(AssertUnwindSafe(|| deliver(f().into_result(), detach)))
+    });
+    match ran {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            member.core.record_error_named(error, name);
+            None
         }
-        #[cfg(feature = "tracing")]
-        let span = crate::trace::task_span(&member.core, name.as_deref(), "blocking");
-        #[cfg(feature = "tracing")]
-        let _entered = span.enter();
-        let mut context = Some(member.core.clone());
-        let ran = handover::enter(&mut context, || {
-            catch_unwind(AssertUnwindSafe(|| {
-                deliver(f().into_result(), detach.as_deref())
-            }))
-        });
-        match ran {
-            Ok(Ok(value)) => value,
-            Ok(Err(error)) => {
-                member.core.record_error_named(error, name);
-                None
-            }
-            Err(payload) => {
-                member.core.record_panic(payload);
-                None
-            }
+        Err(payload) => {
+            member.core.record_panic(payload);
+            None
         }
+    }
+}
+
+/// Drops a closure that will never run; a panic in a destructor of what it captured is a
+/// panic of the member.
+fn drop_unstarted<F>(f: F, core: &Arc<Core>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(f))) {
+        core.record_panic(payload);
     }
 }

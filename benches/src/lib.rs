@@ -18,6 +18,7 @@
 #![allow(clippy::manual_async_fn)]
 
 pub mod linked;
+pub mod members;
 
 use std::future::Future;
 use std::hint::black_box;

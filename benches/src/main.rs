@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use cancel_scope::CancelScope;
 use cancel_scope_benches::{self as b, ChainEnd};
+
+mod members_run;
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 
@@ -660,6 +662,11 @@ fn run_all(plan: &Plan) -> String {
     let chain_us = chains(&mut rep, plan, &ct, "ct", true);
     eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
 
+    eprintln!("members (current-thread, reported):");
+    members_run::locals(&mut rep, plan, &ct);
+    members_run::blocking(&mut rep, plan, &ct);
+    eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
+
     eprintln!("memory:");
     // A fresh runtime, created while counting, so that no memory allocated before counting
     // started (run queues grown by earlier runs) is freed during the measurement.
@@ -745,13 +752,16 @@ fn run_all(plan: &Plan) -> String {
             .map_or(f64::NAN, |r| r.median)
     };
     format!(
-        "summary: spawn_join={:.3} spawn_join_64b={:.3} cancel={:.3} empty={:.3} chain_us_per_level={:.3} mem_bytes_per_task={:.0}",
+        "summary: spawn_join={:.3} spawn_join_64b={:.3} cancel={:.3} empty={:.3} chain_us_per_level={:.3} mem_bytes_per_task={:.0} local_vs_moro={:.3} local_vs_moro_64b={:.3} blocking_vs_joinset={:.3}",
         ratio("spawn_join"),
         ratio("spawn_join_64b"),
         ratio("cancel"),
         ratio("empty"),
         chain_us,
         mem_added,
+        ratio("local_spawn_join"),
+        ratio("local_spawn_join_64b"),
+        ratio("blocking"),
     )
 }
 

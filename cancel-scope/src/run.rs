@@ -20,7 +20,7 @@ use crate::core::grace::GraceState;
 use crate::core::{Body, CancelSeen, Core, Progress, handover};
 use crate::member::local_driver::LocalDriver;
 use crate::scope::ScopeGuard;
-use crate::signal::{BoxSignal, Signals};
+use crate::signal::Signals;
 use crate::{CancelReason, ScopeResult, outcome};
 
 /// The state machine of a running scope.
@@ -33,7 +33,7 @@ pub(crate) async fn run<T, E, F, L>(
     mut guard: ScopeGuard,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
-    signals: Vec<BoxSignal>,
+    mut signals: Signals,
     body: F,
 ) -> ScopeResult<T, E>
 where
@@ -46,7 +46,6 @@ where
     let core = &guard.core;
     core.members.set_enclosing(guard.enclosing.as_ref());
     core.runtime.capture();
-    let mut signals = Signals::new(signals);
 
     let mut body = pin!(Some(body));
     // Boxed: most scopes have neither, and the run future stays small without them.

@@ -46,8 +46,9 @@ pub struct CancelScope<E = BoxError> {
     guard: ScopeGuard,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
-    /// `cancel_on` signals (see `signal.rs`).
-    pub(crate) signals: Vec<crate::signal::BoxSignal>,
+    /// `cancel_on` signals (see `signal.rs`), boxed on first use so that a scope without any
+    /// stays small.
+    pub(crate) signals: crate::signal::Signals,
     _error: PhantomData<fn() -> E>,
 }
 
@@ -116,7 +117,7 @@ impl<E: Send + 'static> CancelScope<E> {
             },
             timeout: None,
             deadline: None,
-            signals: Vec::new(),
+            signals: crate::signal::Signals::default(),
             _error: PhantomData,
         }
     }
@@ -315,7 +316,7 @@ impl<E: Send + 'static> CancelScope<E> {
         ScopeGuard,
         Option<Duration>,
         Option<Instant>,
-        Vec<crate::signal::BoxSignal>,
+        crate::signal::Signals,
     ) {
         let CancelScope {
             guard,

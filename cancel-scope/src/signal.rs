@@ -59,24 +59,47 @@ impl<E: Send + 'static> CancelScope<E> {
     }
 }
 
-/// The signals of one running scope.
+/// The signals of a scope: none (no allocation), or a boxed list. The list is in a `Mutex`
+/// only so that the builder and the `run` future stay `Sync`; it is never locked (`get_mut`).
+#[derive(Default)]
 pub(crate) struct Signals {
-    signals: Vec<BoxSignal>,
+    signals: Option<Box<std::sync::Mutex<Vec<BoxSignal>>>>,
 }
 
 impl Signals {
-    pub(crate) fn new(signals: Vec<BoxSignal>) -> Self {
-        Signals { signals }
+    pub(crate) fn push(&mut self, signal: BoxSignal) {
+        self.signals
+            .get_or_insert_default()
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(signal);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.signals
+            .as_ref()
+            .map_or(0, |s| s.lock().map_or(0, |list| list.len()))
+    }
+
+    fn list(&mut self) -> &mut Vec<BoxSignal> {
+        self.signals
+            .get_or_insert_default()
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.signals.is_none()
     }
 
     /// Polls every signal; the first that resolves cancels the group (`Signal`), one that
     /// panics records the panic. Either way, every signal is then dropped.
     pub(crate) fn poll(&mut self, core: &Arc<Core>, cx: &mut Context<'_>) {
-        if self.signals.is_empty() {
+        if self.is_empty() {
             return;
         }
         let mut fired = false;
-        for signal in &mut self.signals {
+        for signal in self.list() {
             match catch_unwind(AssertUnwindSafe(|| signal.as_mut().poll(cx))) {
                 Ok(std::task::Poll::Pending) => {}
                 Ok(std::task::Poll::Ready(())) => {
@@ -98,7 +121,10 @@ impl Signals {
 
     /// Drops every signal, recording a panic in a destructor as a panic of the scope.
     pub(crate) fn drop_all(&mut self, core: &Arc<Core>) {
-        for signal in std::mem::take(&mut self.signals) {
+        if self.is_empty() {
+            return;
+        }
+        for signal in std::mem::take(self.list()) {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(signal))) {
                 core.record_panic(payload);
             }
@@ -107,8 +133,11 @@ impl Signals {
 
     /// Drops every signal once the scope finished; a panic in a destructor is returned.
     pub(crate) fn drop_finished(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        if self.is_empty() {
+            return None;
+        }
         let mut first = None;
-        for signal in std::mem::take(&mut self.signals) {
+        for signal in std::mem::take(self.list()) {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(signal))) {
                 first.get_or_insert(payload);
             }

@@ -23,6 +23,7 @@ both!(
     signal_panicking_in_its_destructor_is_resumed,
     spawns_into_finished_groups_are_refused,
     locals_bound_twice_panics_clearly,
+    auto_traits_of_the_new_types,
 );
 
 /// For k = 0, 1, 2, ...: polls a scope with live local tasks (and a task) k times, then drops
@@ -223,4 +224,31 @@ async fn locals_bound_twice_panics_clearly() {
     }))
     .unwrap_err();
     assert!(panic_msg(&*caught).contains("already passed to a scope"));
+}
+
+fn send_sync<T: Send + Sync>(_: &T) {}
+
+/// The builder with signals stays `Send + Sync`, the `run` future stays `Send` (and `Sync`)
+/// with signals and with a `Locals::new()`; handles and the builder of names are `Send`.
+async fn auto_traits_of_the_new_types() {
+    let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let scope = CancelScope::new().cancel_on(rx);
+    send_sync(&scope);
+    let tg = scope.group();
+    send_sync(&tg.named("n"));
+    let h = tg.spawn_blocking(|| Ok::<_, BoxError>(1));
+    send_sync(&h);
+    let locals: Locals<'_> = Locals::new();
+    send_sync(&locals);
+    let lh = locals.spawn(async { Ok::<_, BoxError>(1) });
+    send_sync(&lh);
+    let run = scope.run_with_locals(&locals, async { Ok(()) });
+    send_sync(&run);
+    run.await.unwrap();
+    assert_eq!(h.await, Some(1));
+    assert_eq!(
+        lh.await,
+        None,
+        "spawned before the Locals was bound: refused"
+    );
 }

@@ -6,6 +6,7 @@
 //! [`TaskGroup::deadline`]: crate::TaskGroup::deadline
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::time::Instant;
@@ -22,6 +23,8 @@ pub(crate) struct MemberState {
     deadline: Mutex<Option<Instant>>,
     /// The scope this one runs in (found at creation, then at `run`'s first poll).
     enclosing: Mutex<Option<Weak<Core>>>,
+    /// Whether `enclosing` was ever set (so a scope that never ran inside another skips it).
+    has_enclosing: AtomicBool,
     /// The group's token, created at the first `token()`.
     #[cfg(feature = "tokio-util")]
     pub(crate) token: std::sync::OnceLock<tokio_util::sync::CancellationToken>,
@@ -37,15 +40,25 @@ fn set<T>(m: &Mutex<T>, value: T) {
 }
 
 impl MemberState {
+    /// Records the scope's own deadline (set only once one exists: a deadline is never
+    /// removed).
     pub(crate) fn set_deadline(&self, at: Option<Instant>) {
-        set(&self.deadline, at);
+        if at.is_some() {
+            set(&self.deadline, at);
+        }
     }
 
     pub(crate) fn own_deadline(&self) -> Option<Instant> {
         get(&self.deadline)
     }
 
+    /// Records the scope this one runs in; costs nothing when neither it nor an earlier one
+    /// is known (a top-level scope).
     pub(crate) fn set_enclosing(&self, enclosing: Option<&Arc<Core>>) {
+        if enclosing.is_none() && !self.has_enclosing.load(Ordering::Relaxed) {
+            return;
+        }
+        self.has_enclosing.store(true, Ordering::Relaxed);
         set(&self.enclosing, enclosing.map(Arc::downgrade));
     }
 

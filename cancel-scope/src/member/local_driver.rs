@@ -28,29 +28,38 @@ pub(crate) struct Ready {
 #[derive(Default)]
 struct ReadyState {
     slots: Vec<usize>,
-    run: Option<Waker>,
+    /// Behind an `Arc` so that it is cloned under the lock without running foreign code (a
+    /// waker's clone and drop are the runtime's).
+    run: Option<Arc<Waker>>,
 }
 
 impl Ready {
-    /// Queues `slot` and wakes the `run` future (outside the lock: a waker is foreign code).
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReadyState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `slot` and wakes the `run` future (outside the lock).
     fn push(&self, slot: usize) {
         let waker = {
-            let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut st = self.lock();
             st.slots.push(slot);
             st.run.clone()
         };
         if let Some(waker) = waker {
-            waker.wake();
+            waker.wake_by_ref();
         }
     }
 
-    /// Stores the `run` future's waker and takes the woken slots.
+    /// Stores the `run` future's waker and takes the woken slots. The waker is cloned, and a
+    /// replaced one dropped, with the lock released.
     fn take(&self, waker: &Waker) -> Vec<usize> {
-        let mut replaced = None;
-        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if !st.run.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            replaced = st.run.replace(waker.clone());
-        }
+        let same = self.lock().run.as_ref().is_some_and(|w| w.will_wake(waker));
+        let new = (!same).then(|| Arc::new(waker.clone()));
+        let mut st = self.lock();
+        let replaced = match new {
+            Some(new) => st.run.replace(new),
+            None => None,
+        };
         let slots = std::mem::take(&mut st.slots);
         drop(st);
         drop(replaced);

@@ -191,6 +191,44 @@ pub(crate) struct Inner<B> {
 /// assert_eq!(seen, [0, 1, 2]);
 /// # }
 /// ```
+///
+/// A local task cannot borrow a local of the body, which dies before the `Locals` does:
+///
+/// ```compile_fail,E0597
+/// # use cancel_scope::{CancelScope, Locals};
+/// # async fn f() {
+/// let locals = Locals::new();
+/// let _ = CancelScope::new()
+///     .run_with_locals(&locals, async {
+///         let mine = vec![1, 2, 3];
+///         locals.spawn(async { assert_eq!(mine.len(), 3) });
+///         Ok(())
+///     })
+///     .await;
+/// # }
+/// ```
+///
+/// (`error[E0597]: `mine` does not live long enough`.) Nor can a `Locals` be reached from a
+/// spawned task, which must be `'static`:
+///
+/// ```compile_fail,E0597
+/// # use cancel_scope::{CancelScope, Locals};
+/// # async fn f() {
+/// let locals = Locals::new();
+/// let scope = CancelScope::new();
+/// let tg = scope.group();
+/// let _ = scope
+///     .run_with_locals(&locals, async {
+///         let locals = &locals;
+///         tg.spawn(async move { locals.spawn(async {}); });
+///         Ok(())
+///     })
+///     .await;
+/// # }
+/// ```
+///
+/// (`error[E0597]: `locals` does not live long enough ... argument requires that `locals` is
+/// borrowed for `'static``.)
 pub struct Locals<'a, E = BoxError, K: LocalKind<'a> = SendOnly> {
     pub(crate) inner: Mutex<Inner<K::Boxed>>,
     pub(crate) ready: Arc<Ready>,

@@ -29,6 +29,7 @@ both!(
     spawns_refused_when_unbound_cancelled_or_finished,
     body_error_drops_local_tasks,
     deadline_drops_local_tasks,
+    local_handle_abort_stops_one_task_only,
 );
 
 fn assert_send<T: Send>(_: &T) {}
@@ -405,4 +406,31 @@ async fn deadline_drops_local_tasks() {
         .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Deadline));
     assert_eq!(dropped.get(), 1);
+}
+
+/// `LocalHandle::abort` drops that one task at its `Pending` (its destructor runs before the
+/// scope returns), is neither a failure nor a cancel, and works on a task queued under `limit`.
+async fn local_handle_abort_stops_one_task_only() {
+    let dropped = Counter::new();
+    let locals = Locals::new();
+    let scope = CancelScope::new().limit(1);
+    let tg = scope.group();
+    let (g1, g2) = (dropped.guard(), dropped.guard());
+    let out = scope
+        .run_with_locals(&locals, async {
+            let running = locals.spawn(hold_forever(g1));
+            let queued = locals.spawn(hold_forever(g2));
+            let after = locals.spawn(async { Ok::<_, BoxError>("ran") });
+            tokio::task::yield_now().await;
+            assert_eq!(tg.len(), 3);
+            queued.abort();
+            running.abort();
+            assert_eq!(running.await, None);
+            assert_eq!(queued.await, None);
+            Ok(after.await)
+        })
+        .await;
+    assert_eq!(out.unwrap(), Outcome::Completed(Some("ran")));
+    assert_eq!(dropped.get(), 2);
+    assert!(!tg.is_cancelled());
 }

@@ -158,6 +158,12 @@ pub(crate) struct Inner<B> {
 /// task was dropped. Unlike a task it runs in the scope's task (never in parallel with the body
 /// or another local task) and may borrow anything declared before the `Locals`.
 ///
+/// Local tasks are spawned by the body (or anything else that can borrow the `Locals`, such as
+/// a `std::thread::scope` thread for a `Locals::new()`); a local task cannot spawn siblings
+/// into its own `Locals` (it would have to borrow what owns it: rejected by the borrow
+/// checker), it can hand work to the body through a channel, or spawn tasks with a
+/// [`TaskGroup`](crate::TaskGroup).
+///
 /// Spawns are refused (the handle resolves to `None`; [`try_spawn`](Self::try_spawn) gives the
 /// future back in a [`SpawnError`]) before the `Locals` is passed to `run_with_locals`, once the
 /// group is cancelled, and once the scope finished. A `Locals` serves one scope.
@@ -450,6 +456,7 @@ impl<'a, E, K: LocalKind<'a>> Locals<'a, E, K> {
         let entry = inner.slots.vacant_entry();
         let slot = entry.key();
         let wake = Arc::new(TaskWake::new(self.ready.clone(), slot));
+        let self_wake = wake.clone();
         let waker = Waker::from(wake.clone());
         entry.insert(Slot {
             future: Some(K::boxed(task)),
@@ -463,7 +470,10 @@ impl<'a, E, K: LocalKind<'a>> Locals<'a, E, K> {
         drop(inner);
         // Its first poll: in the scope's task, at `run`'s next turn.
         waker.wake();
-        Ok(LocalHandle { rx: Some(rx) })
+        Ok(LocalHandle {
+            rx: Some(rx),
+            wake: Some(self_wake),
+        })
     }
 }
 
@@ -546,11 +556,44 @@ impl<F, E, T> std::fmt::Debug for LocalTask<F, E, T> {
 /// ```
 pub struct LocalHandle<T> {
     rx: Option<oneshot::Receiver<T>>,
+    wake: Option<Arc<TaskWake>>,
 }
 
 impl<T> LocalHandle<T> {
     fn unstarted() -> Self {
-        LocalHandle { rx: None }
+        LocalHandle {
+            rx: None,
+            wake: None,
+        }
+    }
+
+    /// Stops this one local task: it is dropped at its next `Pending` (the next time the
+    /// scope's `run` looks at it), and its handle resolves to `None`. Like
+    /// [`TaskHandle::abort`](crate::TaskHandle::abort), this is neither a failure nor a cancel
+    /// of the group. Does nothing once the task ended.
+    ///
+    /// ```
+    /// use cancel_scope::{CancelScope, Locals, Outcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let locals = Locals::new();
+    /// let out = CancelScope::new()
+    ///     .run_with_locals(&locals, async {
+    ///         let h = locals.spawn(std::future::pending::<()>());
+    ///         h.abort();
+    ///         Ok(h.await)
+    ///     })
+    ///     .await;
+    /// assert_eq!(out.unwrap(), Outcome::Completed(None));
+    /// # }
+    /// ```
+    pub fn abort(&self) {
+        if let Some(wake) = &self.wake {
+            wake.aborted
+                .store(true, std::sync::atomic::Ordering::Release);
+            std::task::Wake::wake_by_ref(wake);
+        }
     }
 }
 

@@ -72,6 +72,8 @@ pub(crate) struct TaskWake {
     ready: Arc<Ready>,
     slot: usize,
     pub(crate) queued: AtomicBool,
+    /// Set by `LocalHandle::abort`: the driver drops the task instead of polling it.
+    pub(crate) aborted: AtomicBool,
 }
 
 impl TaskWake {
@@ -80,6 +82,7 @@ impl TaskWake {
             ready,
             slot,
             queued: AtomicBool::new(false),
+            aborted: AtomicBool::new(false),
         }
     }
 }
@@ -169,12 +172,18 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
                     let span = s.span.clone();
                     #[cfg(not(feature = "tracing"))]
                     let span = ();
-                    Some((future, s.key, s.admission, s.waker.clone(), span))
+                    let aborted = s.wake.aborted.load(Ordering::Acquire);
+                    Some((future, s.key, s.admission, s.waker.clone(), span, aborted))
                 })
             };
-            let Some((mut future, key, mut admission, waker, span)) = taken else {
+            let Some((mut future, key, mut admission, waker, span, aborted)) = taken else {
                 continue;
             };
+            if aborted {
+                // `LocalHandle::abort`: dropped at its `Pending`, neither a failure nor a cancel.
+                self.finish(slot, Some(future), core);
+                continue;
+            }
             #[cfg(feature = "tracing")]
             let _entered = span.enter();
             #[cfg(not(feature = "tracing"))]

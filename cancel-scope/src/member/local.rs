@@ -214,7 +214,7 @@ pub(crate) struct Inner<B> {
 /// # }
 /// ```
 ///
-/// (`error[E0597]: `mine` does not live long enough`.) Nor can a `Locals` be reached from a
+/// (error E0597: `mine` does not live long enough.) Nor can a `Locals` be reached from a
 /// spawned task, which must be `'static`:
 ///
 /// ```compile_fail,E0597
@@ -233,8 +233,8 @@ pub(crate) struct Inner<B> {
 /// # }
 /// ```
 ///
-/// (`error[E0597]: `locals` does not live long enough ... argument requires that `locals` is
-/// borrowed for `'static``.)
+/// (error E0597: `locals` does not live long enough ... argument requires that `locals` is
+/// borrowed for `'static`.)
 pub struct Locals<'a, E = BoxError, K: LocalKind<'a> = SendOnly> {
     pub(crate) inner: Mutex<Inner<K::Boxed>>,
     pub(crate) ready: Arc<Ready>,
@@ -614,6 +614,6 @@ impl<T> std::fmt::Debug for LocalHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalHandle")
             .field("resolved", &self.rx.is_none())
-            .finish()
+            .finish_non_exhaustive()
     }
 }

@@ -24,6 +24,8 @@ both!(
     spawns_into_finished_groups_are_refused,
     locals_bound_twice_panics_clearly,
     auto_traits_of_the_new_types,
+    nested_scope_dropped_in_a_local_task_is_handed_over,
+    signal_after_the_body_returned_discards_its_value,
 );
 
 /// For k = 0, 1, 2, ...: polls a scope with live local tasks (and a task) k times, then drops
@@ -250,5 +252,61 @@ async fn auto_traits_of_the_new_types() {
         lh.await,
         None,
         "spawned before the Locals was bound: refused"
+    );
+}
+
+/// A local task runs a nested scope; a cancel drops the local task and with it the nested
+/// `run` future: the nested scope's live task is handed over to the scope the local task ran
+/// in, which waits for its (slow) destructor before returning.
+async fn nested_scope_dropped_in_a_local_task_is_handed_over() {
+    let dropped = Counter::new();
+    let locals = Locals::new();
+    let scope = CancelScope::new();
+    let tg = scope.group();
+    let d = dropped.clone();
+    let out = scope
+        .run_with_locals(&locals, async {
+            locals.spawn(async move {
+                let inner = CancelScope::new();
+                let itg = inner.group();
+                itg.spawn(hold_forever(d.slow_guard(Duration::from_millis(30))));
+                let _ = inner
+                    .run(std::future::pending::<Result<(), BoxError>>())
+                    .await;
+            });
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            tg.cancel();
+            Ok(())
+        })
+        .await;
+    assert_eq!(
+        dropped.get(),
+        1,
+        "the scope returned before the handed-over task was dropped"
+    );
+    assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+}
+
+/// A signal that fires after the body returned (a task still running) cancels the group: the
+/// body's value is discarded (rule 5) and the outcome is `Cancelled(Signal)`.
+async fn signal_after_the_body_returned_discards_its_value() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let scope = CancelScope::new().cancel_on(rx);
+    let tg = scope.group();
+    let dropped = Counter::new();
+    tg.spawn(hold_forever(dropped.guard()));
+    tokio::spawn(async move {
+        tokio::time::sleep(short()).await;
+        let _ = tx.send(());
+    });
+    let value = dropped.guard();
+    let out = scope.run(async move { Ok(value) }).await;
+    assert!(matches!(out, Ok(Outcome::Cancelled(CancelReason::Signal))));
+    assert_eq!(
+        dropped.get(),
+        2,
+        "the task and the discarded value were dropped"
     );
 }

@@ -14,108 +14,21 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
+
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 
 use slab::Slab;
 use tokio::sync::oneshot;
 
 use super::local_driver::{Ready, TaskWake};
+pub use super::local_kind::{Boxing, LocalKind, LocalOutput, SendOnly, Unsend};
+pub use super::local_task::{LocalHandle, LocalTask};
 use super::names::TaskName;
 use crate::core::Core;
 use crate::core::grace::Shield;
 use crate::core::limit::Admission;
 use crate::{BoxError, SpawnError};
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::SendOnly {}
-    impl Sealed for super::Unsend {}
-    pub trait SealedOutput<E> {}
-    impl<E> SealedOutput<E> for () {}
-    impl<T, E> SealedOutput<E> for Result<T, E> {}
-}
-
-/// The kind of a [`Locals`] whose tasks are all `Send` ([`Locals::new`]): it is `Sync`, so the
-/// scope's `run` future stays `Send` when the body is.
-#[derive(Debug, Clone, Copy)]
-pub struct SendOnly;
-
-/// The kind of a [`Locals`] whose tasks may be `!Send` ([`Locals::unsend`]): the `Locals`, and
-/// the `run` future that borrows it, are then neither `Send` nor `Sync`.
-#[derive(Debug, Clone, Copy)]
-pub struct Unsend;
-
-/// What a [`Locals`] of this kind stores its futures as (sealed: [`SendOnly`], [`Unsend`]).
-pub trait LocalKind<'a>: sealed::Sealed {
-    /// A boxed local task.
-    type Boxed: Future<Output = ()> + Unpin + 'a;
-}
-
-impl<'a> LocalKind<'a> for SendOnly {
-    type Boxed = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-}
-
-impl<'a> LocalKind<'a> for Unsend {
-    type Boxed = Pin<Box<dyn Future<Output = ()> + 'a>>;
-}
-
-/// Boxes a local task for a [`Locals`] of kind `Self`: any future for [`Unsend`], a `Send` one
-/// for [`SendOnly`].
-#[diagnostic::on_unimplemented(
-    message = "this local task cannot be stored in a `Locals` of kind `{Self}`",
-    label = "not `Send`, or borrows for less than the `Locals` lives",
-    note = "a `Locals::new()` only takes `Send` futures (so the scope's `run` future stays `Send`); create it with `Locals::unsend()` to spawn `!Send` futures (the `run` future is then `!Send`)",
-    note = "a local task may borrow only what outlives the `Locals` (declared before it), not locals of the body"
-)]
-pub trait Boxing<'a, T>: LocalKind<'a> {
-    /// Boxes `task`.
-    fn boxed(task: T) -> Self::Boxed;
-}
-
-impl<'a, T: Future<Output = ()> + Send + 'a> Boxing<'a, T> for SendOnly {
-    fn boxed(task: T) -> Self::Boxed {
-        Box::pin(task)
-    }
-}
-
-impl<'a, T: Future<Output = ()> + 'a> Boxing<'a, T> for Unsend {
-    fn boxed(task: T) -> Self::Boxed {
-        Box::pin(task)
-    }
-}
-
-/// What a local task of a group with error type `E` may return: `()` or `Result<T, E>`, like a
-/// task's [`TaskOutput`](crate::TaskOutput) but with no `Send` or `'static` bound.
-#[diagnostic::on_unimplemented(
-    message = "a local task of a `TaskGroup<{E}>` must return `()` or `Result<_, {E}>`, but this one returns `{Self}`",
-    note = "convert the error inside the task, e.g. `async {{ fut.await.map_err(Into::into) }}`"
-)]
-pub trait LocalOutput<E>: sealed::SealedOutput<E> {
-    /// The value a successful local task gives its [`LocalHandle`].
-    type Value;
-    /// Splits the output into the value and the error.
-    ///
-    /// # Errors
-    ///
-    /// The task's error, for `Err` outputs.
-    fn into_result(self) -> Result<Self::Value, E>;
-}
-
-impl<E> LocalOutput<E> for () {
-    type Value = ();
-    fn into_result(self) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-impl<T, E> LocalOutput<E> for Result<T, E> {
-    type Value = T;
-    fn into_result(self) -> Result<T, E> {
-        self
-    }
-}
 
 /// Where a [`Locals`] stands.
 pub(crate) enum Binding {
@@ -489,131 +402,5 @@ impl<'a, E, K: LocalKind<'a>> std::fmt::Debug for Locals<'a, E, K> {
             .field("state", &state)
             .field("len", &inner.slots.len())
             .finish()
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A local task as the driver polls it: the user's future, its group, its name and the
-    /// sender of its handle's value. Public only as a name in [`Boxing`] bounds.
-    pub struct LocalTask<F, E, T> {
-        #[pin]
-        future: F,
-        core: Arc<Core>,
-        name: Option<TaskName>,
-        tx: Option<oneshot::Sender<T>>,
-        _error: PhantomData<fn() -> E>,
-    }
-}
-
-impl<F, E, T> Future for LocalTask<F, E, T>
-where
-    F: Future,
-    F::Output: LocalOutput<E, Value = T>,
-    E: Send + 'static,
-{
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        match std::task::ready!(this.future.poll(cx)).into_result() {
-            Ok(value) => {
-                if let Some(tx) = this.tx.take() {
-                    // A handle that is gone: the value is dropped here, inside the task.
-                    drop(tx.send(value));
-                }
-            }
-            Err(error) => this.core.record_error_named(error, this.name.clone()),
-        }
-        Poll::Ready(())
-    }
-}
-
-impl<F, E, T> std::fmt::Debug for LocalTask<F, E, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalTask")
-            .field("name", &self.name.as_deref())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The handle of a local task: resolves to `Some(value)` if it completed with `value`, `None`
-/// if it failed, panicked, was cancelled or never started. Dropping it detaches nothing.
-///
-/// ```
-/// use cancel_scope::{CancelScope, Locals};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let locals = Locals::new();
-/// let out = CancelScope::new()
-///     .run_with_locals(&locals, async {
-///         let h = locals.spawn(async { Ok(1) });
-///         Ok(h.await)
-///     })
-///     .await;
-/// assert_eq!(out.unwrap().completed(), Some(Some(1)));
-/// # }
-/// ```
-pub struct LocalHandle<T> {
-    rx: Option<oneshot::Receiver<T>>,
-    wake: Option<Arc<TaskWake>>,
-}
-
-impl<T> LocalHandle<T> {
-    fn unstarted() -> Self {
-        LocalHandle {
-            rx: None,
-            wake: None,
-        }
-    }
-
-    /// Stops this one local task: it is dropped at its next `Pending` (the next time the
-    /// scope's `run` looks at it), and its handle resolves to `None`. Like
-    /// [`TaskHandle::abort`](crate::TaskHandle::abort), this is neither a failure nor a cancel
-    /// of the group. Does nothing once the task ended.
-    ///
-    /// ```
-    /// use cancel_scope::{CancelScope, Locals, Outcome};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let locals = Locals::new();
-    /// let out = CancelScope::new()
-    ///     .run_with_locals(&locals, async {
-    ///         let h = locals.spawn(std::future::pending::<()>());
-    ///         h.abort();
-    ///         Ok(h.await)
-    ///     })
-    ///     .await;
-    /// assert_eq!(out.unwrap(), Outcome::Completed(None));
-    /// # }
-    /// ```
-    pub fn abort(&self) {
-        if let Some(wake) = &self.wake {
-            wake.aborted
-                .store(true, std::sync::atomic::Ordering::Release);
-            std::task::Wake::wake_by_ref(wake);
-        }
-    }
-}
-
-impl<T> Future for LocalHandle<T> {
-    type Output = Option<T>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let Some(rx) = self.rx.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let out = std::task::ready!(Pin::new(rx).poll(cx)).ok();
-        self.rx = None;
-        Poll::Ready(out)
-    }
-}
-
-impl<T> std::fmt::Debug for LocalHandle<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalHandle")
-            .field("resolved", &self.rx.is_none())
-            .finish_non_exhaustive()
     }
 }

@@ -15,12 +15,12 @@ mod sealed {
     impl<T, E> SealedOutput<E> for Result<T, E> {}
 }
 
-/// The kind of a [`Locals`](crate::Locals) whose tasks are all `Send` ([`Locals::new`]): it is `Sync`, so the
+/// The kind of a [`Locals`](crate::Locals) whose tasks are all `Send` ([`Locals::new`](crate::Locals::new)): it is `Sync`, so the
 /// scope's `run` future stays `Send` when the body is.
 #[derive(Debug, Clone, Copy)]
 pub struct SendOnly;
 
-/// The kind of a [`Locals`](crate::Locals) whose tasks may be `!Send` ([`Locals::unsend`]): the `Locals`, and
+/// The kind of a [`Locals`](crate::Locals) whose tasks may be `!Send` ([`Locals::unsend`](crate::Locals::unsend)): the `Locals`, and
 /// the `run` future that borrows it, are then neither `Send` nor `Sync`.
 #[derive(Debug, Clone, Copy)]
 pub struct Unsend;

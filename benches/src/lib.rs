@@ -18,6 +18,7 @@
 #![allow(clippy::manual_async_fn)]
 
 pub mod linked;
+pub mod members;
 pub mod plot;
 pub mod policies;
 pub mod sweep;

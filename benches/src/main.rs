@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use cancel_scope::CancelScope;
 use cancel_scope_benches::{self as b, ChainEnd};
+
+mod members_run;
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 
@@ -711,6 +713,11 @@ fn run_all(plan: &Plan) -> String {
     let (worst_ct, worst_mt) = sweep(&mut rep, plan, &ct, &mt);
     eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
 
+    eprintln!("members (current-thread, reported):");
+    members_run::locals(&mut rep, plan, &ct);
+    members_run::blocking(&mut rep, plan, &ct);
+    eprintln!("  ({:.1} s)", t.elapsed().as_secs_f64());
+
     eprintln!("memory:");
     // A fresh runtime, created while counting, so that no memory allocated before counting
     // started (run queues grown by earlier runs) is freed during the measurement.
@@ -820,12 +827,16 @@ fn run_all(plan: &Plan) -> String {
     };
     format!(
         "policies: join_all={:.3} race2={:.3} race10={:.3} race100={:.3} race1000={:.3}\n\
+         members: local_vs_moro={:.3} local_vs_moro_64b={:.3} blocking_vs_joinset={:.3}\n\
          summary: worst_ct={worst_ct:.3} worst_mt={worst_mt:.3} empty={:.3} chain_us_per_level={chain_us:.3} mem_bytes_per_task={mem_added:.0}",
         ratio("join_all"),
         race("2 "),
         race("10 "),
         race("100 "),
         race("1000 "),
+        ratio("local_spawn_join"),
+        ratio("local_spawn_join_64b"),
+        ratio("blocking"),
         ratio("empty"),
     )
 }

@@ -4,6 +4,8 @@
 use std::error::Error;
 use std::fmt;
 
+use crate::member::names::TaskName;
+
 /// The default error type of a group: any error, boxed.
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
@@ -38,13 +40,89 @@ pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 #[must_use = "a `GroupError` holds every error of the scope"]
 pub struct GroupError<E> {
     errors: Vec<E>,
+    /// The names of the named members among `errors`: (index, name), by index.
+    names: Vec<(usize, TaskName)>,
 }
 
 impl<E> GroupError<E> {
     /// Builds a group error. `errors` must not be empty.
     pub(crate) fn new(errors: Vec<E>) -> Self {
         debug_assert!(!errors.is_empty(), "a GroupError is never empty");
-        GroupError { errors }
+        GroupError {
+            errors,
+            names: Vec::new(),
+        }
+    }
+
+    /// Attaches the names of the members that failed (index into `errors`, name).
+    pub(crate) fn with_names(mut self, names: Vec<(usize, TaskName)>) -> Self {
+        self.names = names;
+        self
+    }
+
+    /// The name of the member that failed with `self.errors()[index]`, if it was named
+    /// ([`TaskGroup::named`](crate::TaskGroup::named)); `None` for unnamed members, the body,
+    /// and an index out of range.
+    ///
+    /// ```
+    /// use cancel_scope::{BoxError, CancelScope};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// let err = scope
+    ///     .run(async move {
+    ///         tg.named("load config").spawn(async { Err::<(), BoxError>("no such file".into()) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.name(0), Some("load config"));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn name(&self, index: usize) -> Option<&str> {
+        self.names
+            .binary_search_by_key(&index, |(i, _)| *i)
+            .ok()
+            .map(|at| &*self.names[at].1)
+    }
+
+    /// Every error with the name of the member that failed with it (see [`name`](Self::name)),
+    /// in the order they happened.
+    ///
+    /// ```
+    /// use cancel_scope::{BoxError, CancelScope};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// let watcher = tg.clone();
+    /// let err = scope
+    ///     .run(async move {
+    ///         tg.spawn_shielded(async move {
+    ///             watcher.cancelled().await;
+    ///             Err::<(), BoxError>("clean-up failed".into())
+    ///         });
+    ///         tg.named("fetch").spawn(async { Err::<(), BoxError>("timed out".into()) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    /// let named: Vec<_> = err.named().map(|(name, e)| (name, e.to_string())).collect();
+    /// assert_eq!(
+    ///     named,
+    ///     [(Some("fetch"), "timed out".to_string()), (None, "clean-up failed".to_string())]
+    /// );
+    /// # }
+    /// ```
+    pub fn named(&self) -> impl Iterator<Item = (Option<&str>, &E)> + '_ {
+        self.errors
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (self.name(i), e))
     }
 
     /// Every error, in the order they happened.
@@ -98,25 +176,70 @@ impl<'a, E> IntoIterator for &'a GroupError<E> {
 
 impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GroupError")
-            .field("errors", &self.errors)
-            .finish()
+        let mut d = f.debug_struct("GroupError");
+        d.field("errors", &self.errors);
+        if !self.names.is_empty() {
+            let names: Vec<(usize, &str)> = self.names.iter().map(|(i, n)| (*i, &**n)).collect();
+            d.field("names", &names);
+        }
+        d.finish()
     }
 }
 
-impl<E: fmt::Display> fmt::Display for GroupError<E> {
+/// `N error(s) in task group:` then each error, prefixed by the names of the members it came
+/// through (`[outer > inner] message`). A `GroupError<BoxError>` inside a [`BoxError`] (a scope
+/// nested in a task, whose error went up with `?`) is flattened into its errors, so nested
+/// scopes do not repeat the header at every level.
+impl<E: fmt::Display + 'static> fmt::Display for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.errors.as_slice() {
-            [only] => write!(f, "1 error in task group: {only}"),
-            errors => {
-                write!(f, "{} errors in task group:", errors.len())?;
-                for (i, error) in errors.iter().enumerate() {
-                    write!(f, "\n  {}: {error}", i + 1)?;
+        let mut leaves = Vec::new();
+        flatten(self, &mut Vec::new(), &mut leaves);
+        match leaves.as_slice() {
+            [(path, only)] => {
+                f.write_str("1 error in task group: ")?;
+                write_leaf(f, path, *only)
+            }
+            leaves => {
+                write!(f, "{} errors in task group:", leaves.len())?;
+                for (i, (path, leaf)) in leaves.iter().enumerate() {
+                    write!(f, "\n  {}: ", i + 1)?;
+                    write_leaf(f, path, *leaf)?;
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// One error to display: the names it came through, and the error itself.
+type Leaf<'a> = (Vec<&'a str>, &'a dyn fmt::Display);
+
+/// Collects the errors of `group`, descending into nested `GroupError<BoxError>`s.
+fn flatten<'a, E: fmt::Display + 'static>(
+    group: &'a GroupError<E>,
+    path: &mut Vec<&'a str>,
+    out: &mut Vec<Leaf<'a>>,
+) {
+    for (name, error) in group.named() {
+        let depth = path.len();
+        path.extend(name);
+        let any: &dyn std::any::Any = error;
+        let nested = any
+            .downcast_ref::<BoxError>()
+            .and_then(|e| e.downcast_ref::<GroupError<BoxError>>());
+        match nested {
+            Some(inner) => flatten(inner, path, out),
+            None => out.push((path.clone(), error)),
+        }
+        path.truncate(depth);
+    }
+}
+
+fn write_leaf(f: &mut fmt::Formatter<'_>, path: &[&str], leaf: &dyn fmt::Display) -> fmt::Result {
+    if !path.is_empty() {
+        write!(f, "[{}] ", path.join(" > "))?;
+    }
+    write!(f, "{leaf}")
 }
 
 /// `source()` is the first error wherever it can be seen as `dyn Error`: for
@@ -178,6 +301,14 @@ impl<F> SpawnError<F> {
         SpawnError {
             future,
             kind: SpawnErrorKind::Closed,
+        }
+    }
+
+    /// The same error around another value (a future taken out of its wrapper).
+    pub(crate) fn map<G>(self, f: impl FnOnce(F) -> G) -> SpawnError<G> {
+        SpawnError {
+            future: f(self.future),
+            kind: self.kind,
         }
     }
 

@@ -194,8 +194,6 @@ impl<E: Send + 'static> TaskGroup<E> {
         }
     }
 
-    /// The one spawn path: reserve a registry entry (or a queue ticket), hand the wrapped
-    /// future to tokio, register its abort handle.
     #[allow(clippy::type_complexity)]
     fn spawn_inner<F>(
         &self,
@@ -206,6 +204,23 @@ impl<E: Send + 'static> TaskGroup<E> {
         F: Future + Send + 'static,
         F::Output: TaskOutput<E>,
     {
+        self.spawn_inner_named(future, shield, None)
+    }
+
+    /// The one spawn path: reserve a registry entry (or a queue ticket), hand the wrapped
+    /// future to tokio, register its abort handle. `name` only names the `tracing` span.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn spawn_inner_named<F>(
+        &self,
+        future: F,
+        shield: Shield,
+        name: impl Into<Option<crate::member::names::TaskName>>,
+    ) -> Result<TaskHandle<<F::Output as TaskOutput<E>>::Value>, SpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput<E>,
+    {
+        let name: Option<crate::member::names::TaskName> = name.into();
         // The captured runtime is borrowed, not cloned: the common path costs no refcount.
         let current;
         let runtime = match self.core.runtime.get() {
@@ -223,12 +238,16 @@ impl<E: Send + 'static> TaskGroup<E> {
         };
         // Only values with a destructor need the hand-off agreement (see `Detach`); for the
         // others the wrapper carries nothing extra.
+        let span_name = name.as_deref();
         let (join, detach) = if std::mem::needs_drop::<<F::Output as TaskOutput<E>>::Value>() {
             let detach = Detach::new();
-            let join = self.launch(runtime, future, key, admission, detach.clone());
+            let join = self.launch(runtime, future, key, admission, detach.clone(), span_name);
             (join, Some(detach))
         } else {
-            (self.launch(runtime, future, key, admission, ()), None)
+            (
+                self.launch(runtime, future, key, admission, (), span_name),
+                None,
+            )
         };
         self.core.register(key, join.abort_handle());
         Ok(TaskHandle::spawned(join, detach))
@@ -244,6 +263,7 @@ impl<E: Send + 'static> TaskGroup<E> {
         key: usize,
         admission: Admission,
         delivery: D,
+        name: Option<&str>,
     ) -> JoinHandle<Result<<F::Output as TaskOutput<E>>::Value, Ended>>
     where
         F: Future + Send + 'static,
@@ -254,10 +274,12 @@ impl<E: Send + 'static> TaskGroup<E> {
         match admission {
             Admission::Unlimited => runtime.spawn(crate::trace::task(
                 &self.core,
+                name,
                 TaskFuture::<F, E, (), D>::new(future, core, key, (), delivery),
             )),
             gate => runtime.spawn(crate::trace::task(
                 &self.core,
+                name,
                 TaskFuture::<F, E, Admission, D>::new(future, core, key, gate, delivery),
             )),
         }
@@ -347,7 +369,7 @@ pub fn cancel_group<E>(tg: &TaskGroup<E>) {
 }
 
 #[track_caller]
-fn no_runtime() -> ! {
+pub(crate) fn no_runtime() -> ! {
     panic!(
         "cancel_scope: no tokio runtime to spawn on: the task group captured none when it was \
          created and none is current here; create the scope inside a runtime, or use \

@@ -128,6 +128,73 @@
 //! - Join policies beyond fail-fast: [`CancelScope::supervise`], [`CancelScope::race`],
 //!   [`CancelScope::join_all`], [`TaskSet`]; see "Join policies" and "Recipes" below.
 //!
+//! # Every kind of work, and the signals a service already has
+//!
+//! - [`TaskGroup::spawn_blocking`]: a closure on tokio's blocking pool as a member of the group
+//!   (counted, limited, handed over, its error and panic count); a cancel cannot stop it once it
+//!   runs, so the scope waits for it.
+//! - [`Locals`] and [`CancelScope::run_with_locals`]: local tasks, polled inside the scope's own
+//!   `run` future, that may borrow what outlives the scope and be `!Send`
+//!   ([`Locals::unsend`]); every rule of a task applies to them.
+//! - [`CancelScope::cancel_on`]: cancel the group (reason [`Signal`](CancelReason::Signal))
+//!   when a future resolves: `tokio::signal::ctrl_c()`, `token.cancelled_owned()`, a oneshot.
+//! - [`TaskGroup::deadline`]: the effective deadline (own, enclosing and linked scopes), to pass
+//!   on as an RPC timeout; `TaskGroup::token()` (cargo feature `tokio-util`): a
+//!   `CancellationToken` cancelled with the group, for library code that takes one.
+//! - [`TaskGroup::named`]: task names, in spans, handles and [`GroupError`]s
+//!   (`1 error in task group: [parse port] invalid digit found in string`).
+//!
+//! # Recipe: graceful shutdown
+//!
+//! A server whose connections are tasks of one scope, stopped by Ctrl-C (or a token from
+//! `main`, or a oneshot), giving open connections a grace period to finish the exchange in
+//! progress, and aborting whatever still runs after it. No connection outlives the scope; the
+//! shutdown is `Ok(Outcome::Cancelled(CancelReason::Signal))`, not an error.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use cancel_scope::{CancelReason, CancelScope, Outcome, ScopeResult, TaskGroup};
+//! use tokio::io::AsyncWriteExt;
+//! use tokio::net::{TcpListener, TcpStream};
+//!
+//! async fn serve(mut socket: TcpStream, tg: TaskGroup<std::io::Error>) -> std::io::Result<()> {
+//!     tokio::select! {
+//!         // ... the connection's work; cancel-safe steps ...
+//!         () = std::future::pending::<()>() => {}
+//!         // The shutdown started: finish up politely, within the grace period.
+//!         () = tg.cancelled() => socket.write_all(b"BYE\n").await?,
+//!     }
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> std::io::Result<()> {
+//! let listener = TcpListener::bind("127.0.0.1:8080").await?;
+//! let scope = CancelScope::<std::io::Error>::with_error()
+//!     .cancel_on(tokio::signal::ctrl_c()) // any future: a token's `cancelled_owned()`, a oneshot
+//!     .grace(Duration::from_secs(10)); // open connections get 10 s after the signal
+//! let tg = scope.group();
+//! let out: ScopeResult<(), std::io::Error> = scope
+//!     .run(async {
+//!         loop {
+//!             // The accept loop (the body) is dropped at once on the signal.
+//!             let (socket, _) = listener.accept().await?;
+//!             tg.spawn(serve(socket, tg.clone()));
+//!         }
+//!     })
+//!     .await;
+//! match out {
+//!     Ok(Outcome::Cancelled(CancelReason::Signal)) => println!("shut down cleanly"),
+//!     Ok(other) => println!("ended: {other:?}"),
+//!     Err(errors) => eprintln!("{errors}"), // every connection error, named if named
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A complete version with load clients and counts is `examples/examples/echo_server.rs`
+//! (`cargo run -p cancel-scope-examples --example echo_server -- --for 2 --load 8`).
+//!
 //! # How it is built
 //!
 //! A thin public facade over one shared state per group, the `Core`, found in `src/core/`,
@@ -146,8 +213,14 @@
 //!   FIFO queue of `limit(n)`), `core/grace.rs` (grace decided at the cancel, shielding),
 //!   `core/failures.rs` (errors and the first panic), `core/policy.rs` (what a task's `Err`
 //!   does: fail-fast, supervise, race; a race's win), `core/runtime.rs` (which runtime).
+//! - `core/members.rs`: the group side of blocking and local members (removal without an abort
+//!   handle), the scope's own deadline and enclosing scope, the group's token.
 //! - `policy/`: `supervise`, `race` and `join_all`, built on the public scope and the group's
 //!   error policy; `task_set.rs` and `task_end.rs`: results as they finish.
+//! - `member/`: `blocking.rs` (`spawn_blocking`: the registry entry moves into the closure, so
+//!   no abort of a wrapper can detach it), `local.rs` / `local_driver.rs` (`Locals`, and how
+//!   `run` polls, cancels and drops local tasks), `names.rs` (task names), `group_info.rs`
+//!   (`deadline()`, `token()`); `signal.rs`: `cancel_on`.
 //! - `task.rs`: the wrapper future tokio runs for each task and the [`TaskHandle`];
 //!   `run.rs`: the scope's `run` state machine; `outcome.rs`: the outcome rules;
 //!   `scope.rs` / `group.rs`: the builder and the handle; `trace.rs`: the `tracing` spans.
@@ -164,10 +237,13 @@
 mod core;
 mod error;
 mod group;
+pub mod local;
+mod member;
 mod outcome;
 mod policy;
 mod run;
 mod scope;
+mod signal;
 mod task;
 mod task_end;
 mod task_set;
@@ -178,6 +254,8 @@ pub mod __private;
 
 pub use crate::error::{BoxError, GroupError, SpawnError};
 pub use crate::group::{TaskGroup, cancel_group};
+pub use crate::local::{LocalHandle, Locals};
+pub use crate::member::names::TaskBuilder;
 pub use crate::outcome::{CancelReason, Outcome, ScopeResult};
 pub use crate::policy::{join_all, race};
 pub use crate::scope::CancelScope;

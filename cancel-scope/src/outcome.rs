@@ -115,6 +115,9 @@ pub enum CancelReason {
     /// returns `Completed` with the winner's value, so this reason is seen by the tasks
     /// ([`TaskGroup::cancel_reason`](crate::TaskGroup::cancel_reason)) and by linked children.
     RaceWon,
+    /// A signal passed to [`CancelScope::cancel_on`](crate::CancelScope::cancel_on) resolved.
+    /// Does not travel up.
+    Signal,
 }
 
 impl CancelReason {
@@ -132,6 +135,7 @@ impl CancelReason {
             CancelReason::Failed => 5,
             CancelReason::Dropped => 6,
             CancelReason::RaceWon => 7,
+            CancelReason::Signal => 8,
         }
     }
 
@@ -144,6 +148,7 @@ impl CancelReason {
             5 => CancelReason::Failed,
             6 => CancelReason::Dropped,
             7 => CancelReason::RaceWon,
+            8 => CancelReason::Signal,
             _ => return None,
         })
     }
@@ -159,6 +164,7 @@ impl fmt::Display for CancelReason {
             CancelReason::Failed => "a task or the body failed",
             CancelReason::Dropped => "scope dropped before it finished",
             CancelReason::RaceWon => "a task won the race",
+            CancelReason::Signal => "a cancel_on signal resolved",
         })
     }
 }
@@ -170,6 +176,7 @@ pub(crate) fn decide<T, E: 'static>(finished: Finished, value: Option<T>) -> Sco
         reason,
         errors,
         panic,
+        names,
     } = finished;
     if let Some(payload) = panic {
         drop(errors);
@@ -178,7 +185,7 @@ pub(crate) fn decide<T, E: 'static>(finished: Finished, value: Option<T>) -> Sco
     }
     if let Some(errors) = errors {
         if let Ok(errors) = errors.downcast::<Vec<E>>() {
-            return Err(GroupError::new(*errors));
+            return Err(GroupError::new(*errors).with_names(names));
         }
     }
     match (reason, value) {

@@ -18,46 +18,42 @@ use tokio::time::{Instant, Sleep};
 use crate::core::cancel::cancel;
 use crate::core::grace::GraceState;
 use crate::core::{Body, CancelSeen, Core, Progress, handover};
+use crate::member::local_driver::LocalDriver;
 use crate::scope::ScopeGuard;
+use crate::signal::Signals;
 use crate::{CancelReason, ScopeResult, outcome};
 
 /// The state machine of a running scope.
-pub(crate) async fn run<T, E, F>(
+///
+/// `locals` comes first: parameters are dropped in reverse order, so a `run` dropped unfinished
+/// drops its guard (the scope is marked dropped and its tasks handed over) before its local
+/// tasks, whose destructors' panics then reach the scope that waits.
+pub(crate) async fn run<T, E, F, L>(
+    mut locals: L,
     mut guard: ScopeGuard,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    mut signals: Signals,
     body: F,
 ) -> ScopeResult<T, E>
 where
     E: Send + 'static,
     F: Future<Output = Result<T, E>>,
+    L: LocalDriver,
 {
     // Everything up to the first `.await` runs at the first poll.
     guard.enclosing = handover::current();
     let core = &guard.core;
+    core.members.set_enclosing(guard.enclosing.as_ref());
     core.runtime.capture();
 
     let mut body = pin!(Some(body));
     // Boxed: most scopes have neither, and the run future stays small without them.
-    let mut deadline_sleep: Option<Pin<Box<Sleep>>> = None;
     let mut grace_sleep: Option<Pin<Box<Sleep>>> = None;
     let mut seen = CancelSeen::No;
     let mut value: Option<T> = None;
 
-    let at = match (
-        timeout.and_then(|t| Instant::now().checked_add(t)),
-        deadline,
-    ) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    if let Some(at) = at {
-        if at <= Instant::now() {
-            cancel(core, CancelReason::Deadline);
-        } else if !core.is_cancelled() {
-            deadline_sleep = Some(Box::pin(tokio::time::sleep_until(at)));
-        }
-    }
+    let mut deadline_sleep = arm_deadline(core, timeout, deadline);
 
     // The scope's own context, entered while the body is polled or a discarded value dropped.
     let mut context = Some(core.clone());
@@ -65,6 +61,10 @@ where
         #[cfg(feature = "tracing")]
         let _entered = core.span.enter();
         loop {
+            // The signals first: one that fired keeps the body from starting.
+            if !core.is_cancelled() {
+                signals.poll(core, cx);
+            }
             // The body: polled until it ends or the group is cancelled.
             if !core.is_cancelled() {
                 if let Some(fut) = body.as_mut().as_pin_mut() {
@@ -94,10 +94,17 @@ where
                 if seen == CancelSeen::No {
                     seen = CancelSeen::Yes;
                     act_on_cancel(core, &mut context, body.as_mut(), &mut value);
+                    signals.drop_all(core);
                     deadline_sleep = None;
                     // Decided at the cancel; a grace too long to represent never ends.
-                    if let GraceState::Running(Some(end)) = core.grace_state() {
-                        grace_sleep = Some(Box::pin(tokio::time::sleep_until(end)));
+                    match core.grace_state() {
+                        GraceState::Running(Some(end)) => {
+                            grace_sleep = Some(Box::pin(tokio::time::sleep_until(end)));
+                        }
+                        GraceState::Over => {
+                            locals.stop(core);
+                        }
+                        _ => {}
                     }
                 }
             } else if let Some(sleep) = &mut deadline_sleep {
@@ -110,9 +117,16 @@ where
             if let Some(sleep) = &mut grace_sleep {
                 if sleep.as_mut().poll(cx).is_ready() {
                     grace_sleep = None;
-                    core.end_grace();
+                    let aborted = core.end_grace() + locals.stop(core);
+                    #[cfg(feature = "tracing")]
+                    crate::trace::grace_ended(core, aborted);
+                    #[cfg(not(feature = "tracing"))]
+                    let _ = aborted;
                 }
             }
+
+            // The local tasks (none left once a cancel's grace is over).
+            locals.poll(core, &mut context, cx);
 
             let state = if body.is_some() {
                 Body::Alive
@@ -132,11 +146,44 @@ where
         }
     })
     .await;
+    locals.close();
+    let mut finished = finished;
+    if let Some(payload) = signals.drop_finished() {
+        // A signal that panics in its destructor: a panic of the scope, resumed now that
+        // everything stopped.
+        finished.panic.get_or_insert(payload);
+    }
     // Finished: nothing for the guard to do. The group's `Core` is released right here.
     guard.armed = false;
     drop(guard);
     drop(context);
     outcome::decide(finished, value)
+}
+
+/// Records the scope's deadline (the earlier of `timeout` from now and `deadline`) and arms its
+/// timer; a deadline already past cancels at once (`Deadline`).
+fn arm_deadline(
+    core: &Arc<Core>,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Option<Pin<Box<Sleep>>> {
+    let at = match (
+        timeout.and_then(|t| Instant::now().checked_add(t)),
+        deadline,
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    core.members.set_deadline(at);
+    let at = at?;
+    if at <= Instant::now() {
+        cancel(core, CancelReason::Deadline);
+        None
+    } else if core.is_cancelled() {
+        None
+    } else {
+        Some(Box::pin(tokio::time::sleep_until(at)))
+    }
 }
 
 /// The group was cancelled: the body is dropped at once (grace applies to tasks only), and a

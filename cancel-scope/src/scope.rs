@@ -46,6 +46,9 @@ pub struct CancelScope<E = BoxError> {
     guard: ScopeGuard,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    /// `cancel_on` signals (see `signal.rs`), boxed on first use so that a scope without any
+    /// stays small.
+    pub(crate) signals: crate::signal::Signals,
     _error: PhantomData<fn() -> E>,
 }
 
@@ -99,16 +102,22 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn with_error() -> Self {
+        let core = Core::new();
+        // Looked up again when `run` is first polled; until then (a scope dropped before it
+        // ran), the scope it was created in waits for its tasks.
+        let enclosing = handover::current();
+        if enclosing.is_some() {
+            core.members.set_enclosing(enclosing.as_ref());
+        }
         CancelScope {
             guard: ScopeGuard {
-                core: Core::new(),
-                // Looked up again when `run` is first polled; until then (a scope dropped
-                // before it ran), the scope it was created in waits for its tasks.
-                enclosing: handover::current(),
+                core,
+                enclosing,
                 armed: true,
             },
             timeout: None,
             deadline: None,
+            signals: crate::signal::Signals::default(),
             _error: PhantomData,
         }
     }
@@ -195,6 +204,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// ```
     pub fn deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
+        self.guard.core.members.set_deadline(Some(deadline));
         self
     }
 
@@ -295,13 +305,27 @@ impl<E: Send + 'static> CancelScope<E> {
     where
         F: Future<Output = Result<T, E>>,
     {
+        let (guard, timeout, deadline, signals) = self.into_parts();
+        crate::run::run((), guard, timeout, deadline, signals, body)
+    }
+
+    /// The parts `run` needs.
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        ScopeGuard,
+        Option<Duration>,
+        Option<Instant>,
+        crate::signal::Signals,
+    ) {
         let CancelScope {
             guard,
             timeout,
             deadline,
+            signals,
             _error,
         } = self;
-        crate::run::run(guard, timeout, deadline, body)
+        (guard, timeout, deadline, signals)
     }
 }
 
@@ -313,6 +337,7 @@ impl<E> fmt::Debug for CancelScope<E> {
             .field("grace", &self.guard.core.grace.get())
             .field("cancel_reason", &self.guard.core.reason())
             .field("len", &self.guard.core.len())
+            .field("signals", &self.signals.len())
             .finish()
     }
 }

@@ -193,12 +193,19 @@ where
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
+                // Taken before the future's destructor runs: a named task's name, left by
+                // its `Err` output in this same poll.
+                let name = if output.is_err() {
+                    crate::member::names::take_pending()
+                } else {
+                    None
+                };
                 drop_future(this.future.as_mut(), core);
                 match (output, core) {
                     (Ok(Some(value)), _) => Poll::Ready(Ok(value)),
                     (Ok(None), _) => Poll::Ready(Err(Ended::Detached)),
                     (Err(error), Some(core)) => {
-                        core.record_task_error(error);
+                        core.record_task_error(error, name);
                         Poll::Ready(Err(Ended::Failed))
                     }
                     (Err(_), None) => Poll::Ready(Err(Ended::Failed)),
@@ -245,9 +252,21 @@ impl Delivery for () {
 
 impl Delivery for Arc<Detach> {
     fn deliver(&self) -> bool {
-        self.0
-            .compare_exchange(ATTACHED, DELIVERED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.wants()
+    }
+}
+
+/// [`deliver`] for members that hold their agreement as an `Option<&Detach>` (blocking ones).
+pub(crate) fn deliver_to<T, E>(
+    result: Result<T, E>,
+    detach: Option<&Detach>,
+) -> Result<Option<T>, E> {
+    let value = result?;
+    if detach.is_none_or(Detach::wants) {
+        Ok(Some(value))
+    } else {
+        drop(value);
+        Ok(None)
     }
 }
 
@@ -270,6 +289,18 @@ impl Detach {
     /// A new agreement: the handle wants the value.
     pub(crate) fn new() -> Arc<Detach> {
         Arc::new(Detach(AtomicU8::new(ATTACHED)))
+    }
+
+    /// An agreement for an output of type `T`, if it has a destructor.
+    pub(crate) fn for_output<T>() -> Option<Arc<Detach>> {
+        std::mem::needs_drop::<T>().then(Detach::new)
+    }
+
+    /// The task completed: `true` if the handle still wants the value.
+    fn wants(&self) -> bool {
+        self.0
+            .compare_exchange(ATTACHED, DELIVERED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// The handle is dropped: `true` if the value was delivered (it is in tokio's task cell,
@@ -309,6 +340,8 @@ pub struct TaskHandle<T> {
     end: Option<Ended>,
     /// Whether [`abort`](Self::abort) was called: tells an abort from a cancel.
     aborted: std::sync::atomic::AtomicBool,
+    /// The task's name ([`TaskGroup::named`](crate::TaskGroup::named)).
+    pub(crate) name: Option<crate::member::names::TaskName>,
 }
 
 impl<T> TaskHandle<T> {
@@ -318,6 +351,7 @@ impl<T> TaskHandle<T> {
             detach,
             end: None,
             aborted: std::sync::atomic::AtomicBool::new(false),
+            name: None,
         }
     }
 
@@ -328,6 +362,7 @@ impl<T> TaskHandle<T> {
             detach: None,
             end: Some(Ended::NotStarted),
             aborted: std::sync::atomic::AtomicBool::new(false),
+            name: None,
         }
     }
 
@@ -388,6 +423,24 @@ impl<T> TaskHandle<T> {
         Poll::Ready(ended.end())
     }
 
+    /// The task's name, if it was spawned through [`TaskGroup::named`](crate::TaskGroup::named).
+    ///
+    /// ```
+    /// # use cancel_scope::CancelScope;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = CancelScope::new();
+    /// let tg = scope.group();
+    /// assert_eq!(tg.named("poll feed").spawn(async {}).name(), Some("poll feed"));
+    /// assert_eq!(tg.spawn(async {}).name(), None);
+    /// # scope.run(async { Ok(()) }).await.unwrap();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// `true` once the task has ended (or if it never started).
     ///
     /// This is tokio's own flag: on the multi-thread runtime it may turn `true` a moment after
@@ -432,6 +485,7 @@ impl<T> Drop for TaskHandle<T> {
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
+            .field("name", &self.name.as_deref())
             .field("id", &self.join.as_ref().map(JoinHandle::id))
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()

@@ -14,6 +14,7 @@ pub(crate) fn scope_span() -> tracing::Span {
         tasks_spawned = tracing::field::Empty,
         errors = tracing::field::Empty,
         panics = tracing::field::Empty,
+        aborted_after_grace = tracing::field::Empty,
     )
 }
 
@@ -32,16 +33,41 @@ pub(crate) fn record_finish(
     );
 }
 
-/// Wraps a task's future in a span that is a child of its group's span.
+/// Wraps a task's future in a span that is a child of its group's span (with the task's name,
+/// if it has one).
 #[cfg(feature = "tracing")]
-pub(crate) fn task<F: Future>(core: &Core, future: F) -> tracing::instrument::Instrumented<F> {
+pub(crate) fn task<F: Future>(
+    core: &Core,
+    name: Option<&str>,
+    future: F,
+) -> tracing::instrument::Instrumented<F> {
     use tracing::Instrument;
-    future.instrument(tracing::info_span!(parent: &core.span, "task"))
+    future.instrument(task_span(core, name, "task"))
+}
+
+/// The span of one member of `core`'s group; `kind` is `task`, `blocking` or `local`.
+#[cfg(feature = "tracing")]
+pub(crate) fn task_span(core: &Core, name: Option<&str>, kind: &'static str) -> tracing::Span {
+    if let Some(name) = name {
+        tracing::info_span!(parent: &core.span, "task", name = %name, kind = kind)
+    } else {
+        tracing::info_span!(parent: &core.span, "task", kind = kind)
+    }
 }
 
 /// Without the `tracing` feature: the future itself.
 #[cfg(not(feature = "tracing"))]
 #[inline]
-pub(crate) fn task<F: Future>(_core: &Core, future: F) -> F {
+pub(crate) fn task<F: Future>(_core: &Core, _name: Option<&str>, future: F) -> F {
     future
+}
+
+/// The end of a grace period aborted `aborted` members still running: a warn event in the
+/// group's span, and the count on the span.
+#[cfg(feature = "tracing")]
+pub(crate) fn grace_ended(core: &Core, aborted: usize) {
+    if aborted > 0 {
+        core.span.record("aborted_after_grace", aborted);
+        tracing::warn!(parent: &core.span, aborted, "grace period ended: aborting {aborted} task(s) still running");
+    }
 }

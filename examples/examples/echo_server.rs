@@ -1,7 +1,7 @@
 //! A TCP echo server with graceful shutdown: every connection is a task of one scope.
 //!
-//! The server listens on `127.0.0.1:0`. Its scope has a `timeout` (`--for SECONDS`) and a task
-//! that cancels the group on Ctrl-C, whichever comes first; and a `grace` period (`--grace
+//! The server listens on `127.0.0.1:0`. Its scope has a `timeout` (`--for SECONDS`) and
+//! listens to Ctrl-C with `cancel_on`, whichever comes first; and a `grace` period (`--grace
 //! SECONDS`): on cancel the accept loop (the scope's body) stops at once, while every open
 //! connection sees `tg.cancelled()` resolve, finishes the exchange in progress, tells its client
 //! `BYE` and keeps echoing until the client hangs up. Whatever is still open when the grace
@@ -18,7 +18,7 @@
 //! says `BYE` or refuses. At the end both sides print their counts; `lost` (a connection cut in
 //! the middle of an exchange, or a wrong echo) is 0.
 //!
-//! Run with `cargo run -p cancel-scope --example echo_server -- --for 2 --load 8`
+//! Run with `cargo run -p cancel-scope-examples --example echo_server -- --for 2 --load 8`
 //! (`--load 0` serves other clients, e.g. `nc 127.0.0.1 PORT`, until `--for` ends or Ctrl-C).
 
 use std::net::SocketAddr;
@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cancel_scope::{BoxError, Outcome, ScopeResult, TaskGroup, cancel_scope};
+use cancel_scope::{BoxError, CancelScope, Outcome, ScopeResult, TaskGroup, cancel_scope};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
@@ -198,48 +198,51 @@ async fn run(cfg: Config) -> Result<Report, BoxError> {
 }
 
 /// The server: the body accepts, every connection is a task; the scope ends at `run_for`
-/// (reason `Deadline`) or on Ctrl-C (reason `Requested`), after the grace period at the latest.
+/// (reason `Deadline`) or on Ctrl-C (`cancel_on`, reason `Signal`), after the grace period at
+/// the latest.
 async fn server(
     listener: TcpListener,
     cfg: &Config,
     counters: Arc<Counters>,
     start: Instant,
 ) -> ScopeResult<(), std::io::Error> {
-    cancel_scope! {
-        as tg;
-        timeout = cfg.run_for;
-        grace = cfg.grace;
-        error = std::io::Error;
-        // Ctrl-C cancels the group; this task also reports the shutdown, whatever its cause.
-        let watcher = tg.clone();
-        let c = counters.clone();
-        spawn async move {
-            let ctrl_c = async {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                _ = ctrl_c => {
-                    println!("{:>6} ms  Ctrl-C", start.elapsed().as_millis());
-                    watcher.cancel();
-                }
-                _ = watcher.cancelled() => {}
-            }
-            let open = count(&c.accepted) - count(&c.completed) - count(&c.failed);
-            c.open_at_shutdown.store(open, Ordering::SeqCst);
-            println!(
-                "{:>6} ms  shutdown ({}): accept loop stopped, {open} connections open, \
-                 finishing their current exchange",
-                start.elapsed().as_millis(),
-                watcher.cancel_reason().map_or("?".to_owned(), |r| format!("{r:?}")),
-            );
-        };
-        loop {
-            let (socket, _peer) = listener.accept().await?;
-            spawn connection(socket, tg.clone(), counters.clone());
+    // Ctrl-C is a signal of the scope: no task needed to watch it. (Where signals are not
+    // supported, `ctrl_c()` fails at once: then it never fires.)
+    let ctrl_c = async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
-    }
+        println!("{:>6} ms  Ctrl-C", start.elapsed().as_millis());
+    };
+    let scope = CancelScope::<std::io::Error>::with_error()
+        .timeout(cfg.run_for)
+        .cancel_on(ctrl_c)
+        .grace(cfg.grace);
+    let tg = scope.group();
+    // Reports the shutdown, whatever its cause (it ends at the cancel, within the grace).
+    let watcher = tg.clone();
+    let c = counters.clone();
+    tg.spawn(async move {
+        watcher.cancelled().await;
+        let open = count(&c.accepted) - count(&c.completed) - count(&c.failed);
+        c.open_at_shutdown.store(open, Ordering::SeqCst);
+        println!(
+            "{:>6} ms  shutdown ({}): accept loop stopped, {open} connections open, \
+             finishing their current exchange",
+            start.elapsed().as_millis(),
+            watcher
+                .cancel_reason()
+                .map_or("?".to_owned(), |r| format!("{r:?}")),
+        );
+    });
+    scope
+        .run(async {
+            loop {
+                let (socket, _peer) = listener.accept().await?;
+                tg.spawn(connection(socket, tg.clone(), counters.clone()));
+            }
+        })
+        .await
 }
 
 /// Counts a connection task that was aborted (at the end of the grace period).

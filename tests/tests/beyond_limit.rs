@@ -38,11 +38,19 @@ async fn at_most_n_run_at_once() {
     let scope = CancelScope::new().limit(3);
     let tg = scope.group();
     let c = Concurrency::default();
+    // The admitted tasks wait for the go, so that none ends before `len()` is read (on the
+    // multi-thread runtime they would otherwise run while the loop still spawns).
+    let (go, ready) = tokio::sync::watch::channel(false);
     for _ in 0..50 {
         let c = c.clone();
-        tg.spawn(async move { c.work(5).await });
+        let mut ready = ready.clone();
+        tg.spawn(async move {
+            let _ = ready.wait_for(|go| *go).await;
+            c.work(5).await;
+        });
     }
     assert_eq!(tg.len(), 50, "len() counts queued tasks");
+    go.send(true).unwrap();
     scope.run(async { Ok(()) }).await.unwrap();
     assert_eq!(c.max.load(Ordering::SeqCst), 3);
     assert_eq!(tg.len(), 0);

@@ -5,13 +5,17 @@
 
 use std::any::Any;
 
+use crate::member::names::TaskName;
+
 /// Errors and panics of one group.
 #[derive(Default)]
 pub(crate) struct Failures {
     /// `Vec<E>` of the group's error type, created at the first error.
     errors: Option<Box<dyn Any + Send>>,
-    /// Errors recorded (for tracing).
+    /// Errors recorded.
     pub(crate) error_count: usize,
+    /// The names of the named members among the errors: (index in `errors`, name).
+    names: Vec<(usize, TaskName)>,
     /// The first panic's payload.
     panic: Option<Box<dyn Any + Send>>,
     /// Panics after the first, dropped with the unwinding (counted for tracing).
@@ -24,11 +28,22 @@ pub(crate) struct Taken {
     pub(crate) errors: Option<Box<dyn Any + Send>>,
     /// The first panic, if any.
     pub(crate) panic: Option<Box<dyn Any + Send>>,
+    /// Names of the errors' members, by index.
+    pub(crate) names: Vec<(usize, TaskName)>,
 }
 
 impl Failures {
     /// Appends an error of the group's error type `E`.
+    #[cfg(test)]
     pub(crate) fn push_error<E: Send + 'static>(&mut self, error: E) {
+        self.push_error_named(error, None);
+    }
+
+    /// Appends an error of the group's error type `E`, of a member named `name`.
+    pub(crate) fn push_error_named<E: Send + 'static>(&mut self, error: E, name: Option<TaskName>) {
+        if let Some(name) = name {
+            self.names.push((self.error_count, name));
+        }
         self.error_count += 1;
         let errors = self.errors.get_or_insert_with(|| Box::new(Vec::<E>::new()));
         match errors.downcast_mut::<Vec<E>>() {
@@ -70,6 +85,7 @@ impl Failures {
         Taken {
             errors: self.errors,
             panic: self.panic,
+            names: self.names,
         }
     }
 }

@@ -86,14 +86,18 @@ impl Abort {
 
 /// Requests the abort of every registered task that `abort` reaches (tokio's `abort` runs no
 /// user code: the task is dropped later, by its worker).
-pub(crate) fn abort_tasks(tasks: &Slab<Entry>, abort: Abort) {
+/// Returns how many it reached.
+pub(crate) fn abort_tasks(tasks: &Slab<Entry>, abort: Abort) -> usize {
+    let mut reached = 0;
     for (_, entry) in tasks {
         if abort.reaches(entry.shield) {
             if let Some(handle) = &entry.abort {
                 handle.abort();
+                reached += 1;
             }
         }
     }
+    reached
 }
 
 impl super::Core {
@@ -102,10 +106,11 @@ impl super::Core {
         self.lock().grace
     }
 
-    /// Ends the grace period: aborts every task that is not shielded.
-    pub(crate) fn end_grace(&self) {
+    /// Ends the grace period: aborts every task that is not shielded. Returns how many tasks
+    /// that reached.
+    pub(crate) fn end_grace(&self) -> usize {
         let mut st = self.lock();
         st.grace = GraceState::Over;
-        st.abort(Abort::Unshielded);
+        st.abort(Abort::Unshielded)
     }
 }

@@ -15,6 +15,7 @@
 //! | [`failures`] | the errors and the first panic collected |
 //! | [`policy`] | what a task's `Err` does (fail-fast, supervise, race) and a race's win |
 //! | [`runtime`] | which tokio runtime the group spawns on |
+//! | [`members`] | blocking and local members, the group's deadline and token (issue 12) |
 //!
 //! Locking: one `Mutex` per group, held briefly, never two at once, and no user code (wakers,
 //! destructors of user values) runs while it is held: work for after the unlock is collected in
@@ -26,6 +27,7 @@ pub(crate) mod grace;
 pub(crate) mod handover;
 pub(crate) mod limit;
 pub(crate) mod links;
+pub(crate) mod members;
 pub(crate) mod policy;
 pub(crate) mod runtime;
 
@@ -58,6 +60,8 @@ pub(crate) struct Core {
     pub(crate) runtime: RuntimeCapture,
     /// The grace setting; decided into a [`GraceState`] at the cancel.
     pub(crate) grace: GraceSetting,
+    /// Deadline, enclosing scope and token (see [`members`]).
+    pub(crate) members: members::MemberState,
     state: Mutex<State>,
     #[cfg(feature = "tracing")]
     pub(crate) span: tracing::Span,
@@ -144,6 +148,8 @@ pub(crate) struct Finished {
     pub(crate) reason: Option<CancelReason>,
     pub(crate) errors: Option<Box<dyn Any + Send>>,
     pub(crate) panic: Option<Box<dyn Any + Send>>,
+    /// Names of named members among the errors, by index.
+    pub(crate) names: Vec<(usize, crate::member::names::TaskName)>,
 }
 
 /// Work collected under a lock, done once it is released: wakers to wake, `cancelled()`
@@ -166,7 +172,7 @@ impl Deferred {
     pub(crate) fn run(mut self, origin: &Core) {
         if self.releases.is_empty() && self.wakers.is_empty() && self.notify.is_empty() {
             if self.notify_self {
-                origin.notify.notify_waiters();
+                origin.notify_cancelled();
             }
             return;
         }
@@ -183,10 +189,10 @@ impl Deferred {
             released.push(target);
         }
         if self.notify_self {
-            origin.notify.notify_waiters();
+            origin.notify_cancelled();
         }
         for group in &self.notify {
-            group.notify.notify_waiters();
+            group.notify_cancelled();
         }
         for waker in self.wakers {
             waker.wake();
@@ -207,6 +213,7 @@ impl Core {
             notify: Notify::new(),
             runtime: RuntimeCapture::new(),
             grace: GraceSetting::new(),
+            members: members::MemberState::default(),
             state: Mutex::new(State {
                 phase: Phase::Open,
                 grace: GraceState::Undecided,
@@ -376,10 +383,19 @@ impl Core {
     /// (`Failed`), whatever the policy: the body is the supervisor. Tasks' errors go through
     /// [`record_task_error`](Core::record_task_error).
     pub(crate) fn record_error<E: Send + 'static>(self: &Arc<Self>, error: E) {
+        self.record_error_named(error, None);
+    }
+
+    /// Records an error of member `name` (if named) and cancels the group (`Failed`).
+    pub(crate) fn record_error_named<E: Send + 'static>(
+        self: &Arc<Self>,
+        error: E,
+        name: Option<crate::member::names::TaskName>,
+    ) {
         self.lock()
             .failures
             .get_or_insert_default()
-            .push_error(error);
+            .push_error_named(error, name);
         cancel::cancel(self, CancelReason::Failed);
     }
 
@@ -444,11 +460,16 @@ impl Core {
         if let Some(links) = links {
             links::unlink(*links);
         }
-        let Taken { errors, panic } = failures.take();
+        let Taken {
+            errors,
+            panic,
+            names,
+        } = failures.take();
         Progress::Finished(Finished {
             reason: self.reason(),
             errors,
             panic,
+            names,
         })
     }
 }
@@ -467,9 +488,9 @@ impl State {
         }
     }
 
-    /// Aborts the tasks `abort` reaches.
-    pub(crate) fn abort(&self, abort: Abort) {
-        abort_tasks(&self.tasks, abort);
+    /// Aborts the tasks `abort` reaches; returns how many.
+    pub(crate) fn abort(&self, abort: Abort) -> usize {
+        abort_tasks(&self.tasks, abort)
     }
 }
 

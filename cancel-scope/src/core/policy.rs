@@ -36,11 +36,17 @@ impl Core {
     }
 
     /// Records a task's error by the group's policy.
-    pub(crate) fn record_task_error<E: Send + 'static>(self: &Arc<Self>, error: E) {
+    pub(crate) fn record_task_error<E: Send + 'static>(
+        self: &Arc<Self>,
+        error: E,
+        name: Option<crate::member::names::TaskName>,
+    ) {
         let mut st = self.lock();
         match st.policy {
             ErrorPolicy::FailFast => {
-                st.failures.get_or_insert_default().push_error(error);
+                st.failures
+                    .get_or_insert_default()
+                    .push_error_named(error, name);
                 drop(st);
                 cancel(self, CancelReason::Failed);
             }
@@ -50,7 +56,9 @@ impl Core {
                 drop(error);
             }
             ErrorPolicy::Supervise | ErrorPolicy::Race => {
-                st.failures.get_or_insert_default().push_error(error);
+                st.failures
+                    .get_or_insert_default()
+                    .push_error_named(error, name);
                 // The scope may hold the body's value, which this error discards: it looks
                 // again (`Progress::Discard`). Woken outside the lock (foreign code).
                 let waker = st.scope_waker.take();

@@ -78,6 +78,11 @@ pub(crate) fn builder(config: &Config, error_ty: Option<&Type>) -> TokenStream {
             (OptKind::Limit, OptValue::Expr(n)) => {
                 out.extend(quote_spanned!(n.span()=> .limit(#n)));
             }
+            (OptKind::CancelOn, OptValue::List(signals)) => {
+                for signal in signals {
+                    out.extend(quote_spanned!(signal.span()=> .cancel_on(#signal)));
+                }
+            }
             (OptKind::Supervise, OptValue::Flag) => out.extend(quote!(.supervise())),
             // Not builder calls (`validate::Config` keeps them apart), or a value of another
             // shape (the table makes that impossible).
@@ -87,6 +92,7 @@ pub(crate) fn builder(config: &Config, error_ty: Option<&Type>) -> TokenStream {
                 | OptKind::Deadline
                 | OptKind::Grace
                 | OptKind::Limit
+                | OptKind::CancelOn
                 | OptKind::Supervise
                 | OptKind::Error
                 | OptKind::Crate,
@@ -164,6 +170,8 @@ struct Rewrite<'a> {
     plan: &'a Plan,
     /// Whether a form needs the group handle `__tg`.
     used_tg: bool,
+    /// Whether a form spawns a local task (the scope then runs with `__locals`).
+    used_locals: bool,
 }
 
 impl Rewrite<'_> {
@@ -177,17 +185,26 @@ impl Rewrite<'_> {
         let tg = Ident::new("__tg", Span::mixed_site().located_at(span));
         let tokens = match (&form.kind, action) {
             (FormKind::Spawn { spawner, expr, .. }, Action::Spawn) => {
-                self.used_tg = true;
                 let arg = self.rewritten(expr);
-                // The group's method for each spawn-like form.
-                let method = match spawner {
-                    Spawner::Task => "spawn",
+                // Who spawns, with which method, for each spawn-like form.
+                let (owner, method) = match spawner {
+                    Spawner::Task => {
+                        self.used_tg = true;
+                        (tg, "spawn")
+                    }
+                    Spawner::Local => {
+                        self.used_locals = true;
+                        (
+                            Ident::new("__locals", Span::mixed_site().located_at(span)),
+                            "spawn",
+                        )
+                    }
                 };
                 let method = Ident::new(method, span);
                 let dot = quote_spanned!(span=> .);
                 // The argument keeps its own spans, so "not a future", "not Send" and borrow
                 // errors point at the user's expression.
-                quote!(#tg #dot #method(#arg))
+                quote!(#owner #dot #method(#arg))
             }
             (FormKind::Spawn { spawner, expr, .. }, Action::CallAsWritten) => {
                 let arg = self.rewritten(expr);
@@ -281,6 +298,7 @@ pub(crate) fn scope_expr(
         body,
         plan,
         used_tg: false,
+        used_locals: false,
     };
     let mut stmts = body.stmts.clone();
     for stmt in &mut stmts {
@@ -304,10 +322,22 @@ pub(crate) fn scope_expr(
         config,
         error_ty,
         stmts,
-        rewrite.used_tg,
+        Uses {
+            tg: rewrite.used_tg,
+            locals: rewrite.used_locals,
+        },
         warnings,
         (head, tail_span),
     )
+}
+
+/// Which hidden handles the expanded body uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Uses {
+    /// The group handle `__tg` (spawn, cancel).
+    pub(crate) tg: bool,
+x
+    pub(crate) locals: bool,
 }
 
 /// The scope expression around already expanded statements. The body's `async` and the
@@ -319,12 +349,15 @@ pub(crate) fn scope_around(
     config: &Config,
     error_ty: Option<&Type>,
     mut stmts: Vec<Stmt>,
-    used_tg: bool,
+    uses: Uses,
     warnings: TokenStream,
     (head, tail_span): (Span, Option<Span>),
 ) -> TokenStream {
+    let used_tg = uses.tg;
     let scope = mixed("__scope");
     let tg = mixed("__tg");
+    let locals = mixed("__locals");
+    let krate = &config.krate;
     let v = mixed("__v");
     let r = mixed("__r");
     let build = builder(config, error_ty);
@@ -353,17 +386,33 @@ pub(crate) fn scope_around(
     );
     let async_kw = quote_spanned!(head=> async);
     let await_kw = quote_spanned!(head=> .await);
+    let body = quote! {
+        #async_kw {
+            #warnings
+            let #v = { #(#stmts)* #tail };
+            #[allow(unreachable_code)]
+            let #r = ::core::result::Result::Ok(#v);
+            #r
+        }
+    };
+    // With local tasks, the `Locals` is declared first (dropped last: the run future borrows
+    // it) and the scope runs with it. The DSL's local tasks may be `!Send` (an `Rc`, a
+    // `RefCell` borrow across an await), so the scope's future is then `!Send`; a `Send` one
+    // with borrowing local tasks is the runtime API's `Locals::new()` + `run_with_locals`.
+    let (locals_decl, run) = if uses.locals {
+        (
+            quote!(let #locals = #krate::Locals::unsend();),
+            quote!(#scope.run_with_locals(&#locals, #body)),
+        )
+    } else {
+        (quote!(), quote!(#scope.run(#body)))
+    };
     quote! {
         {
+            #locals_decl
             let #scope = #build;
             #group
-            let #out = #scope.run(#async_kw {
-                #warnings
-                let #v = { #(#stmts)* #tail };
-                #[allow(unreachable_code)]
-                let #r = ::core::result::Result::Ok(#v);
-                #r
-            }) #await_kw;
+            let #out = #run #await_kw;
             #value
         }
     }

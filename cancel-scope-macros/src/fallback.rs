@@ -29,7 +29,7 @@ pub(crate) fn scope_expr(config: &Config, error_ty: Option<&Type>, head: Span) -
         &config,
         error_ty,
         stmts,
-        false,
+        expand::Uses::default(),
         TokenStream::new(),
         (head, None),
     )

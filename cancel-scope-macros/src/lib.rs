@@ -152,6 +152,7 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 /// | `deadline = INSTANT;` | the same at a `tokio::time::Instant`; excludes `timeout` |
 /// | `grace = DURATION;` | on cancel, tasks get this long to finish before they are aborted |
 /// | `limit = N;` | at most `N` tasks run at once; further spawns queue |
+/// | `cancel_on = a, b;` | cancel the group (reason `Signal`) when any of these futures resolves (`CancelScope::cancel_on`; also `cancel_on = [a, b];`) |
 /// | `supervise;` | keep going: a task's error is kept but does not cancel its siblings (`CancelScope::supervise`) |
 /// | `error = Type;` | the group's error type (default `BoxError`) |
 /// | `crate = path;` | path of the runtime crate, for re-exporters (default `::cancel_scope`) |
@@ -174,6 +175,15 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 /// - `spawn EXPR;` spawns the future `EXPR` into the group (`TaskGroup::spawn`). `spawn (x);`
 ///   and `spawn(x);` spawn `x`; a function named `spawn` is called by path (`self::spawn(x)`).
 /// - `let h = spawn EXPR;` keeps the `TaskHandle<T>`.
+/// - `spawn_local EXPR;` / `let h = spawn_local EXPR;` spawn a *local* task: polled inside the
+///   scope's own `run` future, concurrently with the body, never in parallel. It may borrow what
+///   was declared before the macro and need not be `Send` (an `Rc`, a `RefCell` borrowed across
+///   an `.await`); every rule of a task applies (its error fails the group, a cancel drops it,
+///   the scope waits for it, it is counted and held to `limit`). `h` is a `LocalHandle<T>`. A
+///   body that uses it makes the scope's future `!Send`; for a `Send` scope with borrowing local
+///   tasks use the runtime API (`Locals::new()` and `CancelScope::run_with_locals`). A local of
+///   the body itself cannot be borrowed (it dies before the scope ends): move it in
+///   (`spawn_local async move { .. }`).
 /// - `cancel;` cancels the group; the statements after it never run (it has type `!`, so it can
 ///   end a `match` arm).
 ///
@@ -468,7 +478,8 @@ pub fn cancel_scope(input: TokenStream) -> TokenStream {
 /// `?` works on `E` and `return EXPR` returns `T`.
 ///
 /// Arguments, all optional, separated by commas: `as tg`, `parent = [a, b]` (or `parent = a`),
-/// `timeout = EXPR` or `deadline = EXPR`, `grace = EXPR`, `limit = EXPR`, `supervise`, `crate = path`. They
+/// `timeout = EXPR` or `deadline = EXPR`, `grace = EXPR`, `limit = EXPR`,
+/// `cancel_on = EXPR` (or `cancel_on = [a, b]`), `supervise`, `crate = path`. They
 /// mean what the options of [`cancel_scope!`] mean; the expressions may use the function's
 /// parameters. `error = ..` is not accepted: the error type comes from the return type.
 ///

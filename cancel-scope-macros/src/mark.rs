@@ -30,15 +30,19 @@ pub(crate) const MARKER: &str = "__cancel_scope_private_form";
 pub(crate) enum Spawner {
     /// `spawn EXPR`: a task of the group (`TaskGroup::spawn`).
     Task,
+    /// `spawn_local EXPR`: a local task, polled inside the scope's own `run` future
+    /// (`Locals::spawn`); it may borrow what outlives the scope expression.
+    Local,
 }
 
 impl Spawner {
-    pub(crate) const ALL: &[Spawner] = &[Spawner::Task];
+    pub(crate) const ALL: &[Spawner] = &[Spawner::Task, Spawner::Local];
 
     /// The form's keyword.
     pub(crate) fn keyword(self) -> &'static str {
         match self {
             Spawner::Task => "spawn",
+            Spawner::Local => "spawn_local",
         }
     }
 

@@ -102,6 +102,8 @@ options_table! {
     Deadline => "deadline", Expr, Sites::Both, "a `tokio::time::Instant` expression";
     Grace => "grace", Expr, Sites::Both, "a `std::time::Duration` expression";
     Limit => "limit", Expr, Sites::Both, "a `usize` expression";
+    CancelOn => "cancel_on", ExprList, Sites::Both,
+        "one or more futures (`cancel_on = a, b;` or `cancel_on = [a, b];`)";
     Supervise => "supervise", Flag, Sites::Both,
         "nothing (`supervise;` in the macro, `supervise` in the attribute)";
     Error => "error", Type,
@@ -299,6 +301,7 @@ mod tests {
                 "deadline",
                 "grace",
                 "limit",
+                "cancel_on",
                 "supervise",
                 "error",
                 "crate"

@@ -31,6 +31,8 @@ late_option! {
         "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently get no grace period). To assign a variable named `grace` here, write `{ grace = ..; }` or `(grace) = ..;`";
     limit_is_an_option__move_it_above_the_first_statement => "limit",
         "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently get no limit). To assign a variable named `limit` here, write `{ limit = ..; }` or `(limit) = ..;`";
+    cancel_on_is_an_option__move_it_above_the_first_statement => "cancel_on",
+        "options go before the first statement: move this line above the first statement; do not add `let` (the scope would silently not listen to the signal). To assign a variable named `cancel_on` here, write `{ cancel_on = ..; }` or `(cancel_on) = ..;`";
     supervise_is_an_option__move_it_above_the_first_statement => "supervise",
         "options go before the first statement: move this line above the first statement and write it `supervise;` (the scope would silently not supervise). To assign a variable named `supervise` here, write `{ supervise = ..; }` or `(supervise) = ..;`";
     error_is_an_option__move_it_above_the_first_statement => "error",

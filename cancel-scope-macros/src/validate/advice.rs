@@ -49,6 +49,17 @@ pub(crate) fn not_in_nested_code(
     )
 }
 
+/// A `spawn_local` form inside a closure, an `async` block, an item or a `const` block: local
+/// tasks belong to the scope's own `run` future, which only the body reaches.
+pub(crate) fn local_not_in_nested_code(ctx: Ctx, written: &str) -> String {
+    format!(
+        "`{written}` cannot be used inside {}: a local task is polled by the scope's own `run` \
+         future and can only be spawned from the scope body and its plain blocks (`if`, `match`, \
+         loops); spawn it there, or use `spawn` for a task that runs on its own",
+        ctx.describe()
+    )
+}
+
 /// A spawn form (`written`: `spawn fetch()` or `spawn(fetch())`) inside an expression of the
 /// body, with the two-line fix.
 pub(crate) fn not_in_an_expression(kw: &str, written: &str, is_call: bool) -> String {

@@ -122,6 +122,10 @@ fn spawn_action(
         }
         // Outside the body proper, `spawn(x)` is ordinary Rust (it may be `tokio::spawn`).
         (_, SpawnSyntax::Call, _) => Action::CallAsWritten,
+        (_, SpawnSyntax::Keyword, _) if spawner == Spawner::Local => {
+            diag.error(span, advice::local_not_in_nested_code(here, &written));
+            Action::Rejected
+        }
         (_, SpawnSyntax::Keyword, _) => {
             let call = format!("{kw}({expr})");
             let msg = advice::not_in_nested_code(scope.site, here, scope.name, &written, &call);

@@ -336,7 +336,7 @@ pub(crate) fn scope_expr(
 pub(crate) struct Uses {
     /// The group handle `__tg` (spawn, cancel).
     pub(crate) tg: bool,
-x
+    /// The local tasks' `__locals` (`spawn_local`).
     pub(crate) locals: bool,
 }
 

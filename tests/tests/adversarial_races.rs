@@ -3,84 +3,18 @@
 #![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::future::Future;
-use std::pin::Pin;
+
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use cancel_scope::{BoxError, CancelReason, CancelScope, Outcome, TaskGroup};
 use futures::FutureExt;
 
-type TestFut = Pin<Box<dyn Future<Output = ()>>>;
+#[macro_use]
+mod adversarial;
 
-fn wd(multi: bool, name: &'static str, f: fn() -> TestFut) {
-    let (tx, rx) = mpsc::channel();
-    let h = std::thread::Builder::new()
-        .name(name.into())
-        .stack_size(8 << 20)
-        .spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let rt = if multi {
-                    tokio::runtime::Builder::new_multi_thread()
-                        .worker_threads(2)
-                        .enable_all()
-                        .build()
-                        .unwrap()
-                } else {
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap()
-                };
-                rt.block_on(f());
-                rt.shutdown_timeout(Duration::from_millis(500));
-            }));
-            let _ = tx.send(());
-            r
-        })
-        .unwrap();
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match h.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(p)) | Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("hung (deadlock or never-ending scope): {name}")
-        }
-    }
-}
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn current_thread() {
-                crate::wd(false, stringify!($name), || Box::pin(super::$name()))
-            }
-            #[test]
-            fn multi_thread() {
-                crate::wd(true, stringify!($name), || Box::pin(super::$name()))
-            }
-        }
-    )*};
-}
-macro_rules! multi {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn multi_thread() {
-                crate::wd(true, stringify!($name), || Box::pin(super::$name()))
-            }
-        }
-    )*};
-}
-
-fn err(m: &str) -> BoxError {
-    m.into()
-}
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use adversarial::{err, ms};
 async fn within<F: Future>(what: &str, f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(5), f)
         .await

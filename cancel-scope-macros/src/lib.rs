@@ -6,8 +6,8 @@
 //! the runtime documents.
 //!
 //! The forms work in the arm handlers of `select!` too: [`cancel_scope!`](macro@cancel_scope)
-//! shows the canonical server shape (an accept loop, a task per connection, a grace period,
-//! `cancel;` from the shutdown arm).
+//! shows the canonical server shape (an accept loop in `select!`, a task per connection, a
+//! shutdown signal through `cancel_on`, a grace period, `cancel;` from an arm).
 //!
 //! Internally, each entry point is parse -> validate -> expand on `proc_macro2`, the stages
 //! talking through typed structures and reporting into one `Diagnostics`:
@@ -216,8 +216,9 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 /// `complete =>` are left as written. Other macros stay opaque: a form inside them is reported
 /// as it is in a closure.
 ///
-/// The canonical server shape: an accept loop, a task per connection, a grace period for their
-/// clean-up, and `cancel;` from the shutdown arm:
+/// The canonical server shape: an accept loop in `select!`, a task per connection, a shutdown
+/// signal (`cancel_on`), a grace period for the connections' clean-up, and `cancel;` from an
+/// arm when the listener closes:
 ///
 /// ```
 /// use std::time::Duration;
@@ -231,15 +232,16 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 ///
 /// async fn serve(
 ///     mut listener: mpsc::Receiver<u32>,      // stands for a `TcpListener`
-///     mut shutdown: oneshot::Receiver<()>,
+///     shutdown: oneshot::Receiver<()>,        // or `tokio::signal::ctrl_c()`, a token
 /// ) -> ScopeResult<()> {
 ///     cancel_scope! {
-///         grace = Duration::from_secs(5);     // on shutdown, connections get 5 s to finish
+///         cancel_on = shutdown;               // the signal cancels the scope (reason `Signal`)
+///         grace = Duration::from_secs(5);     // then connections get 5 s to finish
 ///         loop {
 ///             tokio::select! {
 ///                 Some(conn) = listener.recv() => spawn handle(conn),
-///                 _ = &mut shutdown => {
-///                     cancel;                 // the body stops here; the tasks get their grace
+///                 else => {
+///                     cancel;                 // the listener closed: stop here
 ///                 }
 ///             }
 ///         }
@@ -254,7 +256,7 @@ pub(crate) fn scoped_attr(args: TokenStream2, item: TokenStream2) -> TokenStream
 /// shutdown_tx.send(()).unwrap();
 /// assert_eq!(
 ///     serve(listener, shutdown).await.unwrap(),
-///     Outcome::Cancelled(CancelReason::Requested)
+///     Outcome::Cancelled(CancelReason::Signal)
 /// );
 /// # }
 /// ```

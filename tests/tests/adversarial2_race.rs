@@ -141,21 +141,25 @@ async fn race_linked_to_parent_racewon_stays_down() {
             let rtg = scope.group();
             let (tx, rx) = tokio::sync::oneshot::channel();
             let child_tg = rtg.clone();
+            // a linked child that does not run inside the race (a loser's scope would be dropped)
+            tokio::spawn(async move {
+                let o = CancelScope::new()
+                    .parent(&child_tg)
+                    .run(async {
+                        std::future::pending::<()>().await;
+                        Ok(())
+                    })
+                    .await;
+                let _ = tx.send(o.map_err(|_| ()));
+            });
             let futs: Vec<Fut<u32>> = vec![
                 Box::pin(async {
                     tokio::time::sleep(ms(30)).await;
                     Ok(7)
                 }),
-                Box::pin(async move {
-                    let o = CancelScope::new()
-                        .parent(&child_tg)
-                        .run(async {
-                            std::future::pending::<()>().await;
-                            Ok(())
-                        })
-                        .await;
-                    let _ = tx.send(o.map_err(|_| ()));
-                    Ok(0) // after the win: a loser
+                Box::pin(async {
+                    std::future::pending::<()>().await;
+                    Ok(0)
                 }),
             ];
             let r = scope.race(futs).await;

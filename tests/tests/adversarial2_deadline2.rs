@@ -90,17 +90,26 @@ async fn deadline_run_later_counts_from_first_poll() {
     let before = Instant::now();
     let out = scope.run(async { Ok(tg.deadline()) }).await;
     let d = out.unwrap().completed().unwrap().unwrap();
-    assert!(d >= before + ms(1000), "timeout counted from construction, not from the first poll");
+    assert!(
+        d >= before + ms(1000),
+        "timeout counted from construction, not from the first poll"
+    );
 }
 
 // run_with_locals rustdoc: "If locals was already passed to another run_with_locals" it panics
 async fn locals_second_scope_panics() {
     let locals = Locals::new();
-    let out = CancelScope::new().run_with_locals(&locals, async { Ok(()) }).await;
-    assert!(out.is_ok());
-    let r = AssertUnwindSafe(async { CancelScope::new().run_with_locals(&locals, async { Ok(()) }).await })
-        .catch_unwind()
+    let out = CancelScope::new()
+        .run_with_locals(&locals, async { Ok(()) })
         .await;
+    assert!(out.is_ok());
+    let r = AssertUnwindSafe(async {
+        CancelScope::new()
+            .run_with_locals(&locals, async { Ok(()) })
+            .await
+    })
+    .catch_unwind()
+    .await;
     assert!(r.is_err());
 }
 

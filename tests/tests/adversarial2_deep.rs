@@ -48,7 +48,10 @@ both!(
     join_all_supervise_collects_every_error,
     race_err_then_outside_cancel_with_grace_late_err_counts,
 );
-multi!(race_two_winners_loser_value_dropped_loop, join_all_wakeup_stress);
+multi!(
+    race_two_winners_loser_value_dropped_loop,
+    join_all_wakeup_stress
+);
 
 // sec. 2/4 rule 4: "A panic is never turned into a value" (a loser panicking in its grace clean-up)
 async fn race_loser_panic_during_grace_resumed() {
@@ -82,7 +85,9 @@ async fn race_iterator_panics_after_a_win() {
         }
         Box::pin(async { Ok(1) })
     });
-    let r = AssertUnwindSafe(cancel_scope::race(it)).catch_unwind().await;
+    let r = AssertUnwindSafe(cancel_scope::race(it))
+        .catch_unwind()
+        .await;
     let p = r.expect_err("iterator panic swallowed after a win");
     assert_eq!(p.downcast_ref::<&str>().copied(), Some("late-iter-boom"));
 }
@@ -99,8 +104,15 @@ async fn race_all_fail_one_panics() {
             Ok(1)
         }),
     ];
-    let r = AssertUnwindSafe(cancel_scope::race(futs)).catch_unwind().await;
-    assert_eq!(r.expect_err("panic swallowed").downcast_ref::<&str>().copied(), Some("p"));
+    let r = AssertUnwindSafe(cancel_scope::race(futs))
+        .catch_unwind()
+        .await;
+    assert_eq!(
+        r.expect_err("panic swallowed")
+            .downcast_ref::<&str>()
+            .copied(),
+        Some("p")
+    );
 }
 
 // sec. 9: "a cancel from outside with no error gives Ok(Cancelled(reason))" (parent)
@@ -133,7 +145,11 @@ async fn race_two_winners_loser_value_dropped_loop() {
             Box::pin(async move { Ok(c2) }),
         ];
         let out = cancel_scope::race(futs).await;
-        assert_eq!(drops.load(Ordering::SeqCst), 1, "iter {i}: loser's value not dropped before return");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "iter {i}: loser's value not dropped before return"
+        );
         let v = match out {
             Ok(Outcome::Completed(v)) => v,
             _ => panic!("iter {i}: no winner"),
@@ -179,7 +195,10 @@ async fn blocking_output_of_dropped_handle_dropped_before_return() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(()));
-    assert!(d.load(Ordering::SeqCst), "blocking output outlived the scope");
+    assert!(
+        d.load(Ordering::SeqCst),
+        "blocking output outlived the scope"
+    );
 }
 
 // sec. 2: "a dropped scope hands its still-live tasks to the scope it ran in ... which waits for them" (blocking)
@@ -207,7 +226,10 @@ async fn blocking_in_dropped_inner_scope_waited_by_outer() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(()));
-    assert!(fin.load(Ordering::SeqCst), "outer scope returned while the handed-over blocking closure ran");
+    assert!(
+        fin.load(Ordering::SeqCst),
+        "outer scope returned while the handed-over blocking closure ran"
+    );
 }
 
 // sec. 6: "queued tasks are dropped unstarted" / sec. 2 dropped scope aborts (blocking queued under limit)
@@ -313,7 +335,12 @@ async fn deadline_running_parent_timeout_seen_by_linked_child() {
             assert_eq!(c.group().deadline(), Some(pd));
             let c2 = CancelScope::new().parent(&ptg).timeout(ms(100));
             let c2g = c2.group();
-            let inner = c2.run(async { Ok(c2g.deadline()) }).await.unwrap().completed().unwrap();
+            let inner = c2
+                .run(async { Ok(c2g.deadline()) })
+                .await
+                .unwrap()
+                .completed()
+                .unwrap();
             assert!(inner.unwrap() < pd);
             drop(c);
             Ok(())

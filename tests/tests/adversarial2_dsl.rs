@@ -71,7 +71,10 @@ async fn cancel_in_biased_arm_after_three_ticks() {
     };
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
     assert_eq!(rounds.load(Ordering::SeqCst), 3);
-    assert!(!after.load(Ordering::SeqCst), "statements after the select ran after `cancel;`");
+    assert!(
+        !after.load(Ordering::SeqCst),
+        "statements after the select ran after `cancel;`"
+    );
 }
 
 // sec. 11: "by the rules of a match arm" (the else branch of tokio::select!)
@@ -242,7 +245,10 @@ async fn server_loop_oneshot_shutdown_drops_all() {
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
     assert_eq!(accepted.load(Ordering::SeqCst), 8);
     for d in flags {
-        assert!(d.load(Ordering::SeqCst), "a connection task outlived the scope");
+        assert!(
+            d.load(Ordering::SeqCst),
+            "a connection task outlived the scope"
+        );
     }
 }
 

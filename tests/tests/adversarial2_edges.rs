@@ -7,7 +7,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cancel_scope::{BoxError, CancelReason, CancelScope, Locals, Outcome, ScopeResult, cancel_scoped};
+use cancel_scope::{
+    BoxError, CancelReason, CancelScope, Locals, Outcome, ScopeResult, cancel_scoped,
+};
 use futures::FutureExt;
 use tokio::time::Instant;
 
@@ -46,9 +48,13 @@ both!(
 
 // sec. 9: "An empty input panics with a clear message" (also when the deadline is already past)
 async fn race_empty_with_past_deadline_still_panics() {
-    let r = AssertUnwindSafe(CancelScope::new().timeout(std::time::Duration::ZERO).race(Vec::<Fut<u32>>::new()))
-        .catch_unwind()
-        .await;
+    let r = AssertUnwindSafe(
+        CancelScope::new()
+            .timeout(std::time::Duration::ZERO)
+            .race(Vec::<Fut<u32>>::new()),
+    )
+    .catch_unwind()
+    .await;
     assert!(r.is_err(), "empty race did not panic: {:?}", r.ok());
 }
 
@@ -56,7 +62,9 @@ async fn race_empty_with_past_deadline_still_panics() {
 async fn race_empty_cancelled_before_run_still_panics() {
     let scope = CancelScope::new();
     scope.group().cancel();
-    let r = AssertUnwindSafe(scope.race(Vec::<Fut<u32>>::new())).catch_unwind().await;
+    let r = AssertUnwindSafe(scope.race(Vec::<Fut<u32>>::new()))
+        .catch_unwind()
+        .await;
     assert!(r.is_err(), "empty race did not panic: {:?}", r.ok());
 }
 
@@ -65,10 +73,17 @@ async fn deadline_link_to_finished_parent_has_no_effect() {
     let at = Instant::now() + ms(3000);
     let p = CancelScope::new().deadline(at);
     let ptg = p.group();
-    assert_eq!(p.run(async { Ok(()) }).await.unwrap(), Outcome::Completed(()));
+    assert_eq!(
+        p.run(async { Ok(()) }).await.unwrap(),
+        Outcome::Completed(())
+    );
     let c = CancelScope::new().parent(&ptg);
     let ctg = c.group();
-    assert_eq!(ctg.deadline(), None, "a finished parent's deadline still applies");
+    assert_eq!(
+        ctg.deadline(),
+        None,
+        "a finished parent's deadline still applies"
+    );
     let out = c
         .run(async {
             tokio::time::sleep(ms(5)).await;
@@ -128,13 +143,18 @@ async fn local_task_nested_scope_handed_over_and_waited() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert!(fin.load(Ordering::SeqCst), "scope returned before the blocking member of a scope dropped in its local task ended");
+    assert!(
+        fin.load(Ordering::SeqCst),
+        "scope returned before the blocking member of a scope dropped in its local task ended"
+    );
 }
 
 // Locals::spawn rustdoc: "Refused (the future is dropped unstarted and the handle resolves to None) ... once the scope finished"
 async fn locals_spawn_after_scope_finished_refused_and_dropped() {
     let locals = Locals::new();
-    let out = CancelScope::new().run_with_locals(&locals, async { Ok(()) }).await;
+    let out = CancelScope::new()
+        .run_with_locals(&locals, async { Ok(()) })
+        .await;
     assert_eq!(out.unwrap(), Outcome::Completed(()));
     let (d, f) = flag();
     let ran = Arc::new(AtomicBool::new(false));

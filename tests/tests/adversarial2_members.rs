@@ -184,7 +184,10 @@ async fn local_cancel_drops_at_next_pending() {
                 std::future::pending::<()>().await;
             });
             tokio::time::sleep(ms(10)).await;
-            assert!(polled.load(Ordering::SeqCst), "local task not polled concurrently with the body");
+            assert!(
+                polled.load(Ordering::SeqCst),
+                "local task not polled concurrently with the body"
+            );
             tg.cancel();
             std::future::pending::<()>().await;
             Ok(())
@@ -216,7 +219,10 @@ async fn local_grace_lets_finish() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert!(done.load(Ordering::SeqCst), "grace did not let the local task finish its clean-up");
+    assert!(
+        done.load(Ordering::SeqCst),
+        "grace did not let the local task finish its clean-up"
+    );
 }
 
 // sec. 10: "counted by len()"
@@ -255,7 +261,10 @@ async fn local_holds_limit_slot() {
                 r2.store(true, Ordering::SeqCst);
             });
             tokio::time::sleep(ms(30)).await;
-            assert!(!ran.load(Ordering::SeqCst), "task ran while a local task held the only slot");
+            assert!(
+                !ran.load(Ordering::SeqCst),
+                "task ran while a local task held the only slot"
+            );
             assert_eq!(tg.len(), 2);
             assert_eq!(hl.await, Some(()));
             assert_eq!(h.await, Some(()));
@@ -281,7 +290,10 @@ async fn local_queued_behind_task_under_limit() {
                 r2.store(true, Ordering::SeqCst);
             });
             tokio::time::sleep(ms(30)).await;
-            assert!(!ran.load(Ordering::SeqCst), "local ran while a task held the only slot");
+            assert!(
+                !ran.load(Ordering::SeqCst),
+                "local ran while a task held the only slot"
+            );
             assert_eq!(h.await, Some(()));
             assert_eq!(hl.await, Some(()));
             Ok(())
@@ -309,7 +321,10 @@ async fn local_dropping_run_future_drops_locals() {
     )
     .await;
     assert!(r.is_err());
-    assert!(dl.load(Ordering::SeqCst), "local task outlived its dropped run future");
+    assert!(
+        dl.load(Ordering::SeqCst),
+        "local task outlived its dropped run future"
+    );
     assert_eq!(tg.cancel_reason(), Some(CancelReason::Dropped));
 }
 
@@ -370,7 +385,10 @@ async fn local_spawn_after_cancel_not_started() {
                 let _f = fl;
                 r2.store(true, Ordering::SeqCst);
             });
-            assert!(dl.load(Ordering::SeqCst), "refused local future not dropped at once");
+            assert!(
+                dl.load(Ordering::SeqCst),
+                "refused local future not dropped at once"
+            );
             assert_eq!(h.await, None);
             Ok(())
         })
@@ -489,7 +507,9 @@ async fn signal_does_not_travel_up() {
     let ptg = parent.group();
     let out = parent
         .run(async {
-            let child = CancelScope::new().parent(&ptg).cancel_on(tokio::time::sleep(ms(10)));
+            let child = CancelScope::new()
+                .parent(&ptg)
+                .cancel_on(tokio::time::sleep(ms(10)));
             let ctg = child.group();
             let gc = CancelScope::new().parent(&ctg);
             let gtg = gc.group();
@@ -531,7 +551,9 @@ async fn signal_after_request_keeps_requested() {
 
 // rule 3: "No error is ever dropped" (also after a Signal cancel)
 async fn signal_with_error_is_err() {
-    let scope = CancelScope::new().cancel_on(tokio::time::sleep(ms(5))).grace(ms(500));
+    let scope = CancelScope::new()
+        .cancel_on(tokio::time::sleep(ms(5)))
+        .grace(ms(500));
     let tg = scope.group();
     let tg2 = tg.clone();
     let out = scope
@@ -693,7 +715,10 @@ async fn deadline_several_parents_earliest() {
     let a2 = Instant::now() + ms(2000);
     let p1 = CancelScope::new().deadline(a1);
     let p2 = CancelScope::new().deadline(a2);
-    let c = CancelScope::new().parent(&p1.group()).parent(&p2.group()).timeout(ms(3000));
+    let c = CancelScope::new()
+        .parent(&p1.group())
+        .parent(&p2.group())
+        .timeout(ms(3000));
     let ctg = c.group();
     assert_eq!(ctg.deadline(), Some(a2));
     let out = c.run(async { Ok(ctg.deadline()) }).await;

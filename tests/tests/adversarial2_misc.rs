@@ -7,7 +7,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use cancel_scope::{BoxError, CancelReason, CancelScope, Outcome, ScopeResult, cancel_scope, cancel_scoped};
+use cancel_scope::{
+    BoxError, CancelReason, CancelScope, Outcome, ScopeResult, cancel_scope, cancel_scoped,
+};
 use futures::FutureExt;
 use tokio::select;
 
@@ -157,7 +159,9 @@ async fn race_loser_panics_when_dropped_after_win() {
             Ok(2)
         }),
     ];
-    let r = AssertUnwindSafe(cancel_scope::race(futs)).catch_unwind().await;
+    let r = AssertUnwindSafe(cancel_scope::race(futs))
+        .catch_unwind()
+        .await;
     let p = r.expect_err("a loser's drop panic was swallowed");
     assert_eq!(p.downcast_ref::<&str>().copied(), Some("drop-boom"));
 }
@@ -175,7 +179,9 @@ async fn join_all_member_panics_when_dropped_after_failure() {
             Ok(2)
         }),
     ];
-    let r = AssertUnwindSafe(cancel_scope::join_all(futs)).catch_unwind().await;
+    let r = AssertUnwindSafe(cancel_scope::join_all(futs))
+        .catch_unwind()
+        .await;
     let p = r.expect_err("drop panic swallowed (turned into the error)");
     assert_eq!(p.downcast_ref::<&str>().copied(), Some("drop-boom"));
 }

@@ -131,7 +131,10 @@ async fn blocking_handle_abort_does_not_stop_and_is_not_cancel() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(9));
-    assert!(fin.load(Ordering::SeqCst), "scope returned while an aborted-but-running closure ran");
+    assert!(
+        fin.load(Ordering::SeqCst),
+        "scope returned while an aborted-but-running closure ran"
+    );
 }
 
 // GroupError::name: a named blocking member's error keeps its name
@@ -140,7 +143,8 @@ async fn blocking_named_error_keeps_name() {
     let tg = scope.group();
     let out = scope
         .run(async {
-            tg.named("hasher").spawn_blocking(|| Err::<(), BoxError>(err("bad")));
+            tg.named("hasher")
+                .spawn_blocking(|| Err::<(), BoxError>(err("bad")));
             Ok(())
         })
         .await;
@@ -245,7 +249,11 @@ async fn local_never_polled_in_parallel_with_body() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(()));
-    assert_eq!(clashes.load(Ordering::SeqCst), 0, "local task polled in parallel");
+    assert_eq!(
+        clashes.load(Ordering::SeqCst),
+        0,
+        "local task polled in parallel"
+    );
 }
 
 // sec. 10: a local task woken from another thread is polled again

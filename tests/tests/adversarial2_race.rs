@@ -93,10 +93,15 @@ async fn race_panicking_iterator_resumes_and_drops_started() {
             Ok(0)
         })
     });
-    let r = AssertUnwindSafe(cancel_scope::race(it)).catch_unwind().await;
+    let r = AssertUnwindSafe(cancel_scope::race(it))
+        .catch_unwind()
+        .await;
     let p = r.expect_err("iterator panic must be resumed");
     assert_eq!(p.downcast_ref::<&str>().copied(), Some("iter-boom"));
-    assert!(dropped.load(Ordering::SeqCst), "started contender outlived the race");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "started contender outlived the race"
+    );
 }
 
 // sec. 6: "at most n tasks run at once; ... queued tasks are dropped unstarted on cancel"
@@ -115,7 +120,10 @@ async fn race_limit_one_first_wins_second_never_starts() {
     ];
     let out = CancelScope::new().limit(1).race(futs).await;
     assert_eq!(out.unwrap(), Outcome::Completed(1));
-    assert!(!started.load(Ordering::SeqCst), "queued contender started after the win");
+    assert!(
+        !started.load(Ordering::SeqCst),
+        "queued contender started after the win"
+    );
 }
 
 // sec. 9: "A task's Err does not cancel the others" (under limit)
@@ -190,7 +198,10 @@ async fn race_losers_dropped_before_return() {
     let out = cancel_scope::race(futs).await;
     assert_eq!(out.unwrap(), Outcome::Completed(1));
     for d in flags {
-        assert!(d.load(Ordering::SeqCst), "loser not dropped before race returned");
+        assert!(
+            d.load(Ordering::SeqCst),
+            "loser not dropped before race returned"
+        );
     }
 }
 
@@ -257,7 +268,9 @@ async fn race_contender_panic_resumed_after_losers_dropped() {
             Ok(2)
         }),
     ];
-    let r = AssertUnwindSafe(cancel_scope::race(futs)).catch_unwind().await;
+    let r = AssertUnwindSafe(cancel_scope::race(futs))
+        .catch_unwind()
+        .await;
     let p = r.expect_err("panic swallowed");
     assert_eq!(p.downcast_ref::<&str>().copied(), Some("contender-boom"));
     assert!(d.load(Ordering::SeqCst));
@@ -373,7 +386,9 @@ async fn join_all_panic_resumed_others_dropped() {
             panic!("join-boom")
         }),
     ];
-    let r = AssertUnwindSafe(cancel_scope::join_all(futs)).catch_unwind().await;
+    let r = AssertUnwindSafe(cancel_scope::join_all(futs))
+        .catch_unwind()
+        .await;
     let p = r.expect_err("panic swallowed");
     assert_eq!(p.downcast_ref::<&str>().copied(), Some("join-boom"));
     assert!(d.load(Ordering::SeqCst));
@@ -394,7 +409,9 @@ async fn join_all_panicking_iterator() {
             Ok(0)
         })
     });
-    let r = AssertUnwindSafe(cancel_scope::join_all(it)).catch_unwind().await;
+    let r = AssertUnwindSafe(cancel_scope::join_all(it))
+        .catch_unwind()
+        .await;
     let p = r.expect_err("iterator panic must be resumed");
     assert_eq!(p.downcast_ref::<&str>().copied(), Some("iter-boom"));
     assert!(dropped.load(Ordering::SeqCst));

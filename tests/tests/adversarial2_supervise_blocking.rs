@@ -64,7 +64,10 @@ async fn supervise_errors_kept_in_order_and_others_finish() {
         })
         .await;
     assert_eq!(msgs(&out.unwrap_err()), ["a", "b", "c"]);
-    assert!(done.load(Ordering::SeqCst), "a task error cancelled a supervised group");
+    assert!(
+        done.load(Ordering::SeqCst),
+        "a task error cancelled a supervised group"
+    );
     assert!(!tg.is_cancelled());
 }
 
@@ -147,7 +150,10 @@ async fn supervise_discarded_body_value_owning_nested_scope_is_waited_for() {
         Err(e) => assert_eq!(msgs(&e), ["t"]),
         Ok(_) => panic!("expected Err"),
     }
-    assert!(finished.load(Ordering::SeqCst), "scope returned before the discarded value's nested blocking task ended");
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "scope returned before the discarded value's nested blocking task ended"
+    );
 }
 
 // sec. 10: "a member in every respect (counted, ...)"
@@ -187,7 +193,10 @@ async fn blocking_holds_limit_slot() {
                 r2.store(true, Ordering::SeqCst);
             });
             tokio::time::sleep(ms(50)).await;
-            assert!(!ran.load(Ordering::SeqCst), "a task ran while the blocking member held the only slot");
+            assert!(
+                !ran.load(Ordering::SeqCst),
+                "a task ran while the blocking member held the only slot"
+            );
             assert_eq!(tg.len(), 2);
             tx.send(()).unwrap();
             assert_eq!(h.await, Some(()));
@@ -237,7 +246,10 @@ async fn blocking_scope_waits_for_running_closure_after_cancel() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
-    assert!(fin.load(Ordering::SeqCst), "scope returned while the blocking closure ran");
+    assert!(
+        fin.load(Ordering::SeqCst),
+        "scope returned while the blocking closure ran"
+    );
 }
 
 // sec. 10: "its error and panic count"; rule 4 original payload

@@ -74,7 +74,10 @@ async fn token_not_cancelled_on_uncancelled_finish() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(1));
-    assert!(!t.is_cancelled(), "token cancelled although the group finished uncancelled");
+    assert!(
+        !t.is_cancelled(),
+        "token cancelled although the group finished uncancelled"
+    );
     tg.cancel();
     assert!(!t.is_cancelled());
     assert!(!tg.token().is_cancelled());
@@ -144,7 +147,9 @@ async fn token_cancelled_by_race_won() {
     let tg = scope.group();
     let t = tg.token();
     let t2 = t.clone();
-    let futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, BoxError>> + Send>>> = vec![
+    let futs: Vec<
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, BoxError>> + Send>>,
+    > = vec![
         Box::pin(async { Ok(1) }),
         Box::pin(async move {
             t2.cancelled().await;
@@ -219,7 +224,10 @@ async fn token_vs_cancel_concurrent_loop() {
         let h = tokio::spawn(async move { tg2.cancel() });
         let t = tg.token();
         h.await.unwrap();
-        assert!(t.is_cancelled(), "iter {i}: token missed a concurrent cancel");
+        assert!(
+            t.is_cancelled(),
+            "iter {i}: token missed a concurrent cancel"
+        );
         drop(scope);
     }
 }

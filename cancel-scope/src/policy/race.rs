@@ -83,21 +83,23 @@ impl<E: Send + 'static> CancelScope<E> {
         tg.core.set_policy(ErrorPolicy::Race);
         let slot: Slot<T> = Arc::new(Mutex::new(None));
         let winner = slot.clone();
-        let run = self.run(async move {
-            let mut contenders = 0usize;
-            for future in futures {
-                contenders += 1;
-                tg.spawn(contender(future, tg.core.clone(), winner.clone()));
-            }
+        async move {
+            // Checked before the scope runs, so that an empty race panics even when the group
+            // is cancelled (or its deadline past) before the body would have started.
+            let mut futures = futures.into_iter().peekable();
             assert!(
-                contenders > 0,
+                futures.peek().is_some(),
                 "cancel_scope::race: no futures to race; an empty race has no winner and no \
                  error to report (check for an empty input before racing)"
             );
-            Ok(())
-        });
-        async move {
-            let out = run.await;
+            let out = self
+                .run(async move {
+                    for future in futures {
+                        tg.spawn(contender(future, tg.core.clone(), winner.clone()));
+                    }
+                    Ok(())
+                })
+                .await;
             decide(out, &slot)
         }
     }

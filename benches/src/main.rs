@@ -1066,6 +1066,7 @@ fn run_unit(name: &str, n: usize, reps: usize) {
             "joinset_cancel" => drop(rt.block_on(b::joinset_cancel(n))),
             "ours_empty" => rt.block_on(b::ours_empty(n)),
             "joinset_empty" => rt.block_on(b::joinset_empty(n)),
+            "ours_macro_empty" => rt.block_on(b::ours_macro_empty(n)),
             "chain_leaf" => drop(rt.block_on(b::chain(n, ChainEnd::Leaf))),
             "chain_root" => drop(rt.block_on(b::chain(n, ChainEnd::Root))),
             "ours_join_all" => drop(rt.block_on(b::policies::ours_join_all(n))),

@@ -162,7 +162,21 @@ where
 
 /// Records the scope's deadline (the earlier of `timeout` from now and `deadline`) and arms its
 /// timer; a deadline already past cancels at once (`Deadline`).
+#[inline]
 fn arm_deadline(
+    core: &Arc<Core>,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Option<Pin<Box<Sleep>>> {
+    // Most scopes have neither: nothing to record or arm, and no out-of-line call.
+    if timeout.is_none() && deadline.is_none() {
+        return None;
+    }
+    arm_deadline_at(core, timeout, deadline)
+}
+
+/// [`arm_deadline`] with a timeout or a deadline set.
+fn arm_deadline_at(
     core: &Arc<Core>,
     timeout: Option<Duration>,
     deadline: Option<Instant>,

@@ -88,16 +88,22 @@ impl Signals {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    #[inline]
     fn is_empty(&self) -> bool {
         self.signals.is_none()
     }
 
     /// Polls every signal; the first that resolves cancels the group (`Signal`), one that
     /// panics records the panic. Either way, every signal is then dropped.
+    #[inline]
     pub(crate) fn poll(&mut self, core: &Arc<Core>, cx: &mut Context<'_>) {
-        if self.is_empty() {
-            return;
+        if !self.is_empty() {
+            self.poll_all(core, cx);
         }
+    }
+
+    /// [`poll`](Self::poll) with at least one signal (kept out of line: most scopes have none).
+    fn poll_all(&mut self, core: &Arc<Core>, cx: &mut Context<'_>) {
         let mut fired = false;
         for signal in self.list() {
             match catch_unwind(AssertUnwindSafe(|| signal.as_mut().poll(cx))) {
@@ -132,10 +138,16 @@ impl Signals {
     }
 
     /// Drops every signal once the scope finished; a panic in a destructor is returned.
+    #[inline]
     pub(crate) fn drop_finished(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
         if self.is_empty() {
             return None;
         }
+        self.drop_every()
+    }
+
+    /// [`drop_finished`](Self::drop_finished) with at least one signal.
+    fn drop_every(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
         let mut first = None;
         for signal in std::mem::take(self.list()) {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(signal))) {

@@ -58,6 +58,7 @@ pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R
 }
 
 /// The scope running on this thread, if any.
+#[inline]
 pub(crate) fn current() -> Option<Arc<Core>> {
     CURRENT
         .try_with(|c| {

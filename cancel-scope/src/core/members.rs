@@ -54,10 +54,14 @@ impl MemberState {
 
     /// Records the scope this one runs in; costs nothing when neither it nor an earlier one
     /// is known (a top-level scope).
+    #[inline]
     pub(crate) fn set_enclosing(&self, enclosing: Option<&Arc<Core>>) {
-        if enclosing.is_none() && !self.has_enclosing.load(Ordering::Relaxed) {
-            return;
+        if enclosing.is_some() || self.has_enclosing.load(Ordering::Relaxed) {
+            self.store_enclosing(enclosing);
         }
+    }
+
+    fn store_enclosing(&self, enclosing: Option<&Arc<Core>>) {
         self.has_enclosing.store(true, Ordering::Relaxed);
         set(&self.enclosing, enclosing.map(Arc::downgrade));
     }

@@ -237,10 +237,12 @@ impl Core {
 
     // ----- reading the cancel -----
 
+    #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.reason.load(Ordering::Acquire) != 0
     }
 
+    #[inline]
     pub(crate) fn reason(&self) -> Option<CancelReason> {
         CancelReason::from_u8(self.reason.load(Ordering::Acquire))
     }
@@ -448,23 +450,40 @@ impl Core {
     fn finish(&self, mut st: MutexGuard<'_, State>) -> Progress {
         st.phase = Phase::Finished;
         let old_waker = st.scope_waker.take();
-        let failures = st.failures.take().map(|f| *f).unwrap_or_default();
+        let failures = st.failures.take();
         #[cfg(feature = "tracing")]
-        crate::trace::record_finish(&self.span, st.spawned, &failures);
+        crate::trace::record_finish(
+            &self.span,
+            st.spawned,
+            failures.as_deref().unwrap_or(&Failures::default()),
+        );
         let links = st.links.take();
-        // The registry's memory goes back now, not when the last handle is dropped.
-        let tasks = std::mem::take(&mut st.tasks);
+        // The registry's memory goes back now, not when the last handle is dropped (a group
+        // that never spawned has none to give back).
+        let tasks = if st.tasks.capacity() > 0 {
+            Some(std::mem::take(&mut st.tasks))
+        } else {
+            None
+        };
         drop(st);
         drop(old_waker);
         drop(tasks);
         if let Some(links) = links {
             links::unlink(*links);
         }
+        // A group that never failed (the common case) builds no `Failures` to take apart.
         let Taken {
             errors,
             panic,
             names,
-        } = failures.take();
+        } = match failures {
+            None => Taken {
+                errors: None,
+                panic: None,
+                names: Vec::new(),
+            },
+            Some(failures) => (*failures).take(),
+        };
         Progress::Finished(Finished {
             reason: self.reason(),
             errors,

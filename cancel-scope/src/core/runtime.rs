@@ -26,15 +26,22 @@ impl RuntimeCapture {
     }
 
     /// Captures the current runtime if none was captured yet.
+    #[inline]
     pub(crate) fn capture(&self) {
         if self.get().is_none() {
-            if let Ok(handle) = Handle::try_current() {
-                let _ = self.late.set(handle);
-            }
+            self.capture_late();
+        }
+    }
+
+    /// The late capture, kept out of line: a scope created inside a runtime never needs it.
+    fn capture_late(&self) {
+        if let Ok(handle) = Handle::try_current() {
+            let _ = self.late.set(handle);
         }
     }
 
     /// The captured runtime, if any.
+    #[inline]
     pub(crate) fn get(&self) -> Option<&Handle> {
         self.early.as_ref().or_else(|| self.late.get())
     }

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::TaskHandle;
 use crate::core::Core;
 use crate::core::cancel::cancel;
 use crate::core::grace::Shield;
 use crate::core::limit::Admission;
-use crate::task::{Delivery, Detach, TaskFuture, TaskHandle, TaskOutput};
+use crate::delivery::{Delivery, Detach};
+use crate::task::{TaskFuture, TaskOutput};
 use crate::task_end::Ended;
 use crate::{CancelReason, SpawnError};
 

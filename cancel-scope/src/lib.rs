@@ -221,7 +221,8 @@
 //!   no abort of a wrapper can detach it), `local.rs` / `local_driver.rs` (`Locals`, and how
 //!   `run` polls, cancels and drops local tasks), `names.rs` (task names), `group_info.rs`
 //!   (`deadline()`, `token()`); `signal.rs`: `cancel_on`.
-//! - `task.rs`: the wrapper future tokio runs for each task and the [`TaskHandle`];
+//! - `task.rs`: the wrapper future tokio runs for each task; `handle.rs`: the [`TaskHandle`];
+//!   `delivery.rs`: the hand-off of a task's value to its handle;
 //!   `run.rs`: the scope's `run` state machine; `outcome.rs`: the outcome rules;
 //!   `scope.rs` / `group.rs`: the builder and the handle; `trace.rs`: the `tracing` spans.
 //!
@@ -235,8 +236,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod core;
+mod delivery;
 mod error;
 mod group;
+mod handle;
 pub mod local;
 mod member;
 mod outcome;
@@ -254,12 +257,13 @@ pub mod __private;
 
 pub use crate::error::{BoxError, GroupError, SpawnError};
 pub use crate::group::{TaskGroup, cancel_group};
+pub use crate::handle::TaskHandle;
 pub use crate::local::{LocalHandle, Locals};
 pub use crate::member::names::TaskBuilder;
 pub use crate::outcome::{CancelReason, Outcome, ScopeResult};
 pub use crate::policy::{join_all, race};
 pub use crate::scope::CancelScope;
-pub use crate::task::{TaskHandle, TaskOutput};
+pub use crate::task::TaskOutput;
 pub use crate::task_end::TaskEnd;
 pub use crate::task_set::TaskSet;
 pub use cancel_scope_macros::{cancel_scope, cancel_scoped};

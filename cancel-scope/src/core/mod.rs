@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `mod.rs` | the state, its lock, spawn -> task ends -> scope wakes, the scope's finish |
 //! | [`cancel`] | marking a group cancelled and propagating along links (the lock rules) |
+//! | [`deferred`] | what is collected under a lock and done after it (wake-ups, releases) |
 //! | [`links`] | `parent()` links: forming them, unlinking a finished group |
 //! | [`handover`] | the running scope of a thread, and dropped scopes handing their tasks over |
 //! | [`limit`] | the FIFO queue of `limit(n)` |
@@ -22,6 +23,7 @@
 //! a [`Deferred`] and done once the lock is released. There is no process-wide lock.
 
 pub(crate) mod cancel;
+pub(crate) mod deferred;
 pub(crate) mod failures;
 pub(crate) mod grace;
 pub(crate) mod handover;
@@ -40,6 +42,7 @@ use slab::Slab;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+pub(crate) use self::deferred::Deferred;
 use self::failures::{Failures, Taken};
 use self::grace::{Abort, GraceSetting, GraceState, Shield, abort_tasks};
 use self::handover::Handover;
@@ -150,55 +153,6 @@ pub(crate) struct Finished {
     pub(crate) panic: Option<Box<dyn Any + Send>>,
     /// Names of named members among the errors, by index.
     pub(crate) names: Vec<(usize, crate::member::names::TaskName)>,
-}
-
-/// Work collected under a lock, done once it is released: wakers to wake, `cancelled()`
-/// futures to notify, hand-over targets to release.
-#[derive(Default)]
-pub(crate) struct Deferred {
-    pub(crate) wakers: Vec<Waker>,
-    /// Notify this group's own `cancelled()` futures.
-    pub(crate) notify_self: bool,
-    /// Other groups whose `cancelled()` futures are to be notified; the references are kept
-    /// until every wake-up fired (a last reference dropped under a lock would run destructors).
-    pub(crate) notify: Vec<Arc<Core>>,
-    /// Scopes whose handed-over tasks of a dropped nested scope all ended.
-    pub(crate) releases: Vec<Arc<Core>>,
-}
-
-impl Deferred {
-    /// Releases hand-over targets (iteratively: a chain of any depth uses no stack), then
-    /// fires every wake-up, with no lock held.
-    pub(crate) fn run(mut self, origin: &Core) {
-        if self.releases.is_empty() && self.wakers.is_empty() && self.notify.is_empty() {
-            if self.notify_self {
-                origin.notify_cancelled();
-            }
-            return;
-        }
-        let mut released = Vec::new();
-        while let Some(target) = self.releases.pop() {
-            let mut next = Deferred::default();
-            {
-                let mut st = lock(&target.state);
-                st.handover.handed_in -= 1;
-                st.after_task_removed(&mut next);
-            }
-            self.wakers.append(&mut next.wakers);
-            self.releases.append(&mut next.releases);
-            released.push(target);
-        }
-        if self.notify_self {
-            origin.notify_cancelled();
-        }
-        for group in &self.notify {
-            group.notify_cancelled();
-        }
-        for waker in self.wakers {
-            waker.wake();
-        }
-        drop(released);
-    }
 }
 
 pub(crate) fn lock(mutex: &Mutex<State>) -> MutexGuard<'_, State> {

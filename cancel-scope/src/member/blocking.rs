@@ -19,11 +19,13 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 
 use super::names::TaskName;
+use crate::TaskHandle;
 use crate::core::Core;
 use crate::core::grace::Shield;
 use crate::core::handover;
 use crate::core::limit::{Admission, GateState};
-use crate::task::{Detach, Gate, TaskHandle, TaskOutput, deliver_to};
+use crate::delivery::{Detach, deliver_to};
+use crate::task::{Gate, TaskOutput};
 use crate::task_end::Ended;
 use crate::{SpawnError, TaskGroup};
 

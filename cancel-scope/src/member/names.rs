@@ -13,8 +13,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::TaskHandle;
 use crate::core::grace::Shield;
-use crate::task::{TaskHandle, TaskOutput};
+use crate::task::TaskOutput;
 use crate::{SpawnError, TaskGroup};
 
 /// A task's name, shared by its span, its handle and its errors.

@@ -1,0 +1,57 @@
+//! Work collected under a group's lock and done once it is released ([`Deferred`]): no user
+//! code (a waker, a destructor) ever runs while a lock is held, so wake-ups, `cancelled()`
+//! notifications and the release of hand-over targets wait here until the caller unlocked.
+
+use std::sync::Arc;
+use std::task::Waker;
+
+use super::Core;
+
+/// Work collected under a lock, done once it is released: wakers to wake, `cancelled()`
+/// futures to notify, hand-over targets to release.
+#[derive(Default)]
+pub(crate) struct Deferred {
+    pub(crate) wakers: Vec<Waker>,
+    /// Notify this group's own `cancelled()` futures.
+    pub(crate) notify_self: bool,
+    /// Other groups whose `cancelled()` futures are to be notified; the references are kept
+    /// until every wake-up fired (a last reference dropped under a lock would run destructors).
+    pub(crate) notify: Vec<Arc<Core>>,
+    /// Scopes whose handed-over tasks of a dropped nested scope all ended.
+    pub(crate) releases: Vec<Arc<Core>>,
+}
+
+impl Deferred {
+    /// Releases hand-over targets (iteratively: a chain of any depth uses no stack), then
+    /// fires every wake-up, with no lock held.
+    pub(crate) fn run(mut self, origin: &Core) {
+        if self.releases.is_empty() && self.wakers.is_empty() && self.notify.is_empty() {
+            if self.notify_self {
+                origin.notify_cancelled();
+            }
+            return;
+        }
+        let mut released = Vec::new();
+        while let Some(target) = self.releases.pop() {
+            let mut next = Deferred::default();
+            {
+                let mut st = target.lock();
+                st.handover.handed_in -= 1;
+                st.after_task_removed(&mut next);
+            }
+            self.wakers.append(&mut next.wakers);
+            self.releases.append(&mut next.releases);
+            released.push(target);
+        }
+        if self.notify_self {
+            origin.notify_cancelled();
+        }
+        for group in &self.notify {
+            group.notify_cancelled();
+        }
+        for waker in self.wakers {
+            waker.wake();
+        }
+        drop(released);
+    }
+}

@@ -55,7 +55,7 @@ pub(crate) fn deliver_to<T, E>(
     }
 }
 
-/// The hand-off of an output with a destructor between a task and its [`TaskHandle`].
+/// The hand-off of an output with a destructor between a task and its [`TaskHandle`](crate::TaskHandle).
 ///
 /// tokio drops the output of a task whose `JoinHandle` was dropped *after* the task's future
 /// (our wrapper) was dropped, so after the task left its group's registry, on whichever worker

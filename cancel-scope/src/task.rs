@@ -38,7 +38,7 @@ mod sealed {
     note = "convert the error inside the task, e.g. `async move {{ fut.await.map_err(|e| /* a `{E}` */) }}` (or `.map_err(Into::into)` where `From` is implemented), or give the group another error type: `error = ...;` in `cancel_scope!`, `CancelScope::<E>::with_error()`"
 )]
 pub trait TaskOutput<E>: sealed::Sealed<E> + Send + 'static {
-    /// The value a successful task gives its [`TaskHandle`].
+    /// The value a successful task gives its [`TaskHandle`](crate::TaskHandle).
     type Value: Send + 'static;
 
     /// Splits the output into the value and the error.

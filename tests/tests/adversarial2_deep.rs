@@ -12,18 +12,8 @@ use tokio::time::Instant;
 #[macro_use]
 mod adversarial;
 
-use adversarial::{err, ms};
+use adversarial::{Flag, err, flag, ms};
 
-struct Flag(Arc<AtomicBool>);
-impl Drop for Flag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-fn flag() -> (Arc<AtomicBool>, Flag) {
-    let a = Arc::new(AtomicBool::new(false));
-    (a.clone(), Flag(a))
-}
 struct Counted(u32, Arc<AtomicUsize>);
 impl Drop for Counted {
     fn drop(&mut self) {

@@ -14,21 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 #[macro_use]
 mod adversarial;
 
-use adversarial::{err, ms};
-
-struct Flag(Arc<AtomicBool>);
-impl Drop for Flag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-fn flag() -> (Arc<AtomicBool>, Flag) {
-    let a = Arc::new(AtomicBool::new(false));
-    (a.clone(), Flag(a))
-}
-fn msgs(e: &cancel_scope::GroupError<BoxError>) -> Vec<String> {
-    e.errors().iter().map(|e| e.to_string()).collect()
-}
+use adversarial::{Flag, err, flag, ms, msgs};
 
 both!(
     cancel_in_biased_arm_after_three_ticks,

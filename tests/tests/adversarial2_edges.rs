@@ -16,21 +16,8 @@ use tokio::time::Instant;
 #[macro_use]
 mod adversarial;
 
-use adversarial::{err, ms};
+use adversarial::{Flag, err, flag, ms, msgs};
 
-struct Flag(Arc<AtomicBool>);
-impl Drop for Flag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-fn flag() -> (Arc<AtomicBool>, Flag) {
-    let a = Arc::new(AtomicBool::new(false));
-    (a.clone(), Flag(a))
-}
-fn msgs(e: &cancel_scope::GroupError<BoxError>) -> Vec<String> {
-    e.errors().iter().map(|e| e.to_string()).collect()
-}
 type Fut<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, BoxError>> + Send>>;
 
 both!(

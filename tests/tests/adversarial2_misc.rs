@@ -16,11 +16,8 @@ use tokio::select;
 #[macro_use]
 mod adversarial;
 
-use adversarial::{err, ms};
+use adversarial::{err, ms, msgs};
 
-fn msgs(e: &cancel_scope::GroupError<BoxError>) -> Vec<String> {
-    e.errors().iter().map(|e| e.to_string()).collect()
-}
 type Fut<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, BoxError>> + Send>>;
 
 struct PanicOnDrop;

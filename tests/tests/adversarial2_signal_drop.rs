@@ -9,14 +9,9 @@ use cancel_scope::{CancelReason, CancelScope, Outcome};
 #[macro_use]
 mod adversarial;
 
-use adversarial::ms;
+use adversarial::Flag;
 
-struct Flag(Arc<AtomicBool>);
-impl Drop for Flag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
+use adversarial::ms;
 
 both!(
     signal_dropped_once_group_cancelled,

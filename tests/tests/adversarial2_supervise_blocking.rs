@@ -11,21 +11,7 @@ use futures::FutureExt;
 #[macro_use]
 mod adversarial;
 
-use adversarial::{err, ms};
-
-struct Flag(Arc<AtomicBool>);
-impl Drop for Flag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-fn flag() -> (Arc<AtomicBool>, Flag) {
-    let a = Arc::new(AtomicBool::new(false));
-    (a.clone(), Flag(a))
-}
-fn msgs(e: &cancel_scope::GroupError<BoxError>) -> Vec<String> {
-    e.errors().iter().map(|e| e.to_string()).collect()
-}
+use adversarial::{err, flag, ms, msgs};
 
 both!(
     supervise_errors_kept_in_order_and_others_finish,

@@ -5,10 +5,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use cancel_scope::BoxError;
+use cancel_scope::{BoxError, GroupError};
 
 /// A test body.
 pub(crate) type TestFut = Pin<Box<dyn Future<Output = ()>>>;
@@ -107,4 +108,24 @@ pub(crate) fn err(m: &str) -> BoxError {
 /// `n` milliseconds.
 pub(crate) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// The messages of a group's errors, in order.
+pub(crate) fn msgs(e: &GroupError<BoxError>) -> Vec<String> {
+    e.errors().iter().map(ToString::to_string).collect()
+}
+
+/// Sets its flag when dropped.
+pub(crate) struct Flag(pub(crate) Arc<AtomicBool>);
+
+impl Drop for Flag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A flag and the value whose drop sets it.
+pub(crate) fn flag() -> (Arc<AtomicBool>, Flag) {
+    let a = Arc::new(AtomicBool::new(false));
+    (a.clone(), Flag(a))
 }

@@ -339,19 +339,10 @@ impl Core {
     /// (`Failed`), whatever the policy: the body is the supervisor. Tasks' errors go through
     /// [`record_task_error`](Core::record_task_error).
     pub(crate) fn record_error<E: Send + 'static>(self: &Arc<Self>, error: E) {
-        self.record_error_named(error, None);
-    }
-
-    /// Records an error of member `name` (if named) and cancels the group (`Failed`).
-    pub(crate) fn record_error_named<E: Send + 'static>(
-        self: &Arc<Self>,
-        error: E,
-        name: Option<crate::member::names::TaskName>,
-    ) {
         self.lock()
             .failures
             .get_or_insert_default()
-            .push_error_named(error, name);
+            .push_error_named(error, None);
         cancel::cancel(self, CancelReason::Failed);
     }
 

@@ -164,9 +164,17 @@ async fn spawn_in_arm_spawns_and_handle_resolves() {
         as tg;
         let v = tokio::select! {
             () = tokio::task::yield_now() => {
-                let h = spawn async { Ok::<_, BoxError>(21u32) };
-                spawn async { tokio::time::sleep(ms(10)).await; };
+                // Both tasks wait for `go`, so `len()` sees both on either runtime.
+                let (go, wait) = tokio::sync::watch::channel(false);
+                let mut w1 = wait.clone();
+                let mut w2 = wait;
+                let h = spawn async move {
+                    let _ = w1.wait_for(|go| *go).await;
+                    Ok::<_, BoxError>(21u32)
+                };
+                spawn async move { let _ = w2.wait_for(|go| *go).await; };
                 assert_eq!(tg.len(), 2);
+                go.send_replace(true);
                 h.await.unwrap() * 2
             }
         };

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cancel_scope::CancelScope;
+use cancel_scope_benches::sweep as sw;
 use cancel_scope_benches::{self as b, ChainEnd};
 
 mod members_run;
@@ -845,7 +846,7 @@ fn run_all(plan: &Plan) -> String {
 /// of 100k parked ones, on both runtimes; ratios to `JoinSet` in the same rounds. Returns the
 /// worst ratio on each runtime, and gates it (1.00 current-thread, 1.10 multi-thread).
 fn sweep(rep: &mut Report, plan: &Plan, ct: &Runtime, mt: &Runtime) -> (f64, f64) {
-    use cancel_scope_benches::sweep::{self as sw, Contender, SIZES, Shape};
+    use cancel_scope_benches::sweep::{Contender, SIZES, Shape};
     sw::check_sizes();
     let contenders: &[Contender] = if plan.big_all {
         &[
@@ -1073,9 +1074,34 @@ fn run_unit(name: &str, n: usize, reps: usize) {
             "joinset_join_all" => drop(rt.block_on(b::policies::joinset_join_all(n))),
             "ours_race" => drop(rt.block_on(b::policies::ours_race(n, 1))),
             "joinset_race" => drop(rt.block_on(b::policies::joinset_race(n, 1))),
-            other => panic!("unknown unit {other}"),
+            other => match sweep_unit(other) {
+                Some((who, size, Some(shape))) => drop(sw::spawn_join(&rt, who, size, shape, n)),
+                Some((who, size, None)) => drop(sw::cancel(&rt, who, size, n)),
+                None => panic!("unknown unit {other}"),
+            },
         }
     }
+}
+
+/// A sweep point as a unit name: `sweep_SHAPE_SIZE_CONTENDER`, for example `sweep_yield_16_ours`
+/// or `sweep_cancel_256_joinset` (shape `ready`, `yield` or `cancel`).
+fn sweep_unit(name: &str) -> Option<(sw::Contender, usize, Option<sw::Shape>)> {
+    let mut parts = name.strip_prefix("sweep_")?.split('_');
+    let shape = match parts.next()? {
+        "ready" => Some(sw::Shape::Ready),
+        "yield" => Some(sw::Shape::YieldOnce),
+        "cancel" => None,
+        _ => return None,
+    };
+    let size = parts.next()?.parse().ok()?;
+    let who = match parts.next()? {
+        "ours" => sw::Contender::Ours,
+        "joinset" => sw::Contender::JoinSet,
+        "handles" => sw::Contender::Handles,
+        "tracker" => sw::Contender::Tracker,
+        _ => return None,
+    };
+    Some((who, size, shape))
 }
 
 fn main() {

@@ -10,10 +10,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use slab::Slab;
 use tokio::time::Instant;
 
-use super::Entry;
+use super::registry::Registry;
 
 /// The grace setting, read without the group's lock (nanoseconds; 0: none).
 pub(crate) struct GraceSetting(AtomicU64);
@@ -87,9 +86,9 @@ impl Abort {
 /// Requests the abort of every registered task that `abort` reaches (tokio's `abort` runs no
 /// user code: the task is dropped later, by its worker).
 /// Returns how many it reached.
-pub(crate) fn abort_tasks(tasks: &Slab<Entry>, abort: Abort) -> usize {
+pub(crate) fn abort_tasks(tasks: &Registry, abort: Abort) -> usize {
     let mut reached = 0;
-    for (_, entry) in tasks {
+    for entry in tasks.iter() {
         if abort.reaches(entry.shield) {
             if let Some(handle) = &entry.abort {
                 handle.abort();

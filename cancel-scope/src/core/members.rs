@@ -82,7 +82,7 @@ impl Core {
             if let Some(limiter) = &mut st.limit {
                 limiter.release(admission, &mut out.wakers);
             }
-            if st.tasks.try_remove(key).is_some() {
+            if st.tasks.remove(key).is_some() {
                 st.after_task_removed(&mut out);
             }
         }

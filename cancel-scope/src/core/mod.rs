@@ -14,6 +14,7 @@
 //! | [`limit`] | the FIFO queue of `limit(n)` |
 //! | [`grace`] | grace periods and shielding: which tasks an abort reaches, and when |
 //! | [`failures`] | the errors and the first panic collected |
+//! | [`registry`] | the live tasks by key, in chunks that never move |
 //! | [`policy`] | what a task's `Err` does (fail-fast, supervise, race) and a race's win |
 //! | [`runtime`] | which tokio runtime the group spawns on |
 //! | [`members`] | blocking and local members, the group's deadline and token (issue 12) |
@@ -31,6 +32,7 @@ pub(crate) mod limit;
 pub(crate) mod links;
 pub(crate) mod members;
 pub(crate) mod policy;
+pub(crate) mod registry;
 pub(crate) mod runtime;
 
 use std::any::Any;
@@ -38,7 +40,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use slab::Slab;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
@@ -49,6 +50,7 @@ use self::handover::Handover;
 use self::limit::{Admission, GateState, Limiter};
 use self::links::Links;
 use self::policy::ErrorPolicy;
+use self::registry::Registry;
 use self::runtime::RuntimeCapture;
 use crate::CancelReason;
 
@@ -87,7 +89,7 @@ pub(crate) struct State {
     pub(crate) phase: Phase,
     pub(crate) grace: GraceState,
     /// Live tasks (running or queued), by key.
-    pub(crate) tasks: Slab<Entry>,
+    pub(crate) tasks: Registry,
     pub(crate) handover: Handover,
     /// The scope's `run` future, waiting for the body, the tasks or a cancel.
     scope_waker: Option<Waker>,
@@ -171,7 +173,7 @@ impl Core {
             state: Mutex::new(State {
                 phase: Phase::Open,
                 grace: GraceState::Undecided,
-                tasks: Slab::new(),
+                tasks: Registry::new(),
                 handover: Handover::default(),
                 scope_waker: None,
                 spawned: 0,
@@ -405,7 +407,7 @@ impl Core {
         let links = st.links.take();
         // The registry's memory goes back now, not when the last handle is dropped (a group
         // that never spawned has none to give back).
-        let tasks = if st.tasks.capacity() > 0 {
+        let tasks = if st.tasks.has_memory() {
             Some(std::mem::take(&mut st.tasks))
         } else {
             None
@@ -440,15 +442,11 @@ impl Core {
 
 impl State {
     /// Wakes the scope (or releases the scope its tasks were handed over to) when the last task
-    /// is gone, and gives the registry's memory back.
+    /// is gone (the registry gives its memory back by itself).
     pub(crate) fn after_task_removed(&mut self, out: &mut Deferred) {
         if self.tasks.is_empty() && self.handover.handed_in == 0 {
             out.wakers.extend(self.scope_waker.take());
             out.releases.extend(self.handover.to.take());
-        }
-        if self.tasks.is_empty() && self.tasks.capacity() > RETAINED_TASK_SLOTS {
-            // An empty slab holds no user values: dropping it here runs no user code.
-            self.tasks = Slab::new();
         }
     }
 
@@ -457,7 +455,3 @@ impl State {
         abort_tasks(&self.tasks, abort)
     }
 }
-
-/// Registry slots an idle group keeps; a larger registry is released once no task is alive, so
-/// a burst leaves nothing behind.
-const RETAINED_TASK_SLOTS: usize = 1024;

@@ -1068,8 +1068,19 @@ fn run_unit(name: &str, n: usize, reps: usize) {
             "ours_empty" => rt.block_on(b::ours_empty(n)),
             "joinset_empty" => rt.block_on(b::joinset_empty(n)),
             "ours_macro_empty" => rt.block_on(b::ours_macro_empty(n)),
-            "chain_leaf" => drop(rt.block_on(b::chain(n, ChainEnd::Leaf))),
-            "chain_root" => drop(rt.block_on(b::chain(n, ChainEnd::Root))),
+            "chain_leaf" | "chain_root" => {
+                let end = if name == "chain_leaf" {
+                    ChainEnd::Leaf
+                } else {
+                    ChainEnd::Root
+                };
+                let t = rt.block_on(b::chain(n, end));
+                eprintln!(
+                    "{name} {n}: build {:.3} us/level, cancel {:.3} us/level",
+                    t.build.as_secs_f64() * 1e6 / n as f64,
+                    t.cancel.as_secs_f64() * 1e6 / n as f64
+                );
+            }
             "ours_join_all" => drop(rt.block_on(b::policies::ours_join_all(n))),
             "joinset_join_all" => drop(rt.block_on(b::policies::joinset_join_all(n))),
             "ours_race" => drop(rt.block_on(b::policies::ours_race(n, 1))),

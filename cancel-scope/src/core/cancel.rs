@@ -36,6 +36,7 @@
 //!    its first pass is visited late.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -120,7 +121,46 @@ pub(crate) enum Direction {
 #[derive(Default)]
 pub(crate) struct Visited {
     few: Vec<(usize, Direction)>,
-    many: HashSet<(usize, Direction)>,
+    many: AddressSet<(usize, Direction)>,
+}
+
+/// A set keyed by group addresses: hashed with one multiply per word (the keys are addresses
+/// of live allocations, chosen by the allocator, not by anyone who could aim at collisions).
+pub(crate) type AddressSet<K> = HashSet<K, BuildHasherDefault<AddressHasher>>;
+
+/// The hasher of [`AddressSet`] (the multiply-rotate step of rustc's `FxHasher`).
+#[derive(Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl AddressHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for AddressHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, word: usize) {
+        self.add(word as u64);
+    }
+
+    #[inline]
+    #[allow(clippy::cast_sign_loss)] // the bits of a discriminant, not a quantity
+    fn write_isize(&mut self, word: isize) {
+        self.add(word as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 const FEW: usize = 16;

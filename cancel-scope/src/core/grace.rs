@@ -88,14 +88,14 @@ impl Abort {
 /// Returns how many it reached.
 pub(crate) fn abort_tasks(tasks: &Registry, abort: Abort) -> usize {
     let mut reached = 0;
-    for entry in tasks.iter() {
+    tasks.for_each(|entry| {
         if abort.reaches(entry.shield) {
             if let Some(handle) = &entry.abort {
                 handle.abort();
                 reached += 1;
             }
         }
-    }
+    });
     reached
 }
 

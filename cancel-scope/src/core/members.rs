@@ -5,12 +5,12 @@
 //!
 //! [`TaskGroup::deadline`]: crate::TaskGroup::deadline
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::time::Instant;
 
+use super::cancel::AddressSet;
 use super::limit::Admission;
 use super::{Core, Deferred};
 
@@ -102,7 +102,7 @@ impl Core {
     /// The effective deadline: the earliest of this scope's own, of the scopes it runs in and
     /// of the scopes it is linked to, transitively (iterative; each group visited once).
     pub(crate) fn effective_deadline(self: &Arc<Self>) -> Option<Instant> {
-        let mut seen: HashSet<usize> = HashSet::new();
+        let mut seen = AddressSet::<usize>::default();
         let mut stack = vec![self.clone()];
         let mut best: Option<Instant> = None;
         while let Some(group) = stack.pop() {

@@ -8,11 +8,20 @@
 //! back to the kernel at every burst, so the next burst page-faulted it back in (three times
 //! `JoinSet`'s page faults for 100k short tasks, the whole gap to it; see BENCHMARKS.md).
 //!
-//! Here the slots live in chunks of [`CHUNK_SLOTS`] (one small allocation, 120 bytes, made
-//! next to the task cells it serves), indexed by blocks of [`BLOCK_CHUNKS`] chunk pointers:
-//! nothing is ever copied or reallocated while tasks are alive, spawn and removal are O(1),
-//! and the memory goes back in whole chunks once the registry is empty (keeping
-//! [`RETAINED_CHUNKS`] for the next burst), so a burst leaves nothing behind.
+//! Here the slots live in chunks that are allocated one by one, next to the task cells they
+//! serve, and indexed by blocks of at most [`BLOCK_CHUNKS`] chunk pointers: no slot is ever
+//! copied and no allocation exceeds 512 bytes (only the first block grows, up to that size),
+//! spawn and removal are O(1), and the memory goes back in whole chunks once the registry is
+//! empty (keeping [`RETAINED_CHUNKS`] for the next burst), so a burst leaves nothing behind.
+//!
+//! The chunk sizes are chosen for the allocator, measured with glibc's (see BENCHMARKS.md):
+//! - every chunk after the first holds [`CHUNK_SLOTS`] slots, 120 bytes: small enough for the
+//!   allocator's never-coalesced free lists (glibc's fast bins), so the chunks of a burst keep
+//!   the freed task cells between them from merging into a heap top that is then trimmed and
+//!   faulted back in at the next burst;
+//! - the first chunk holds [`FIRST_SLOTS`], 136 bytes, the size of the `Slab` this replaced:
+//!   a small group (a deep chain of scopes, a request handler) keeps its entries in ordinary,
+//!   coalescing memory next to its group, where a walk along a chain finds them in cache.
 //!
 //! Invariants:
 //! 1. A chunk is on the `room` list iff it has a free slot (`free != 0`).
@@ -21,8 +30,11 @@
 
 use super::Entry;
 
-/// Slots per chunk: 7 slots of 16 bytes and an 8-byte header make a 120-byte allocation.
+/// Slots per chunk after the first: 7 slots of 16 bytes and an 8-byte header make a 120-byte
+/// allocation.
 const CHUNK_SLOTS: usize = 7;
+/// Slots of the first chunk: 136 bytes.
+const FIRST_SLOTS: usize = 8;
 /// Bits of a key that address the slot inside its chunk.
 const SLOT_BITS: u32 = 3;
 /// Chunk pointers per block: 512 bytes.
@@ -31,28 +43,149 @@ const BLOCK_CHUNKS: usize = 64;
 const RETAINED_CHUNKS: usize = 64;
 /// `room` list terminator.
 const NONE: u32 = u32::MAX;
-/// A chunk with every slot free.
-const ALL_FREE: u8 = (1 << CHUNK_SLOTS) - 1;
+/// Slots, as a chunk of any size is seen.
+type Slots = [Option<Entry>];
 
-struct Chunk {
+/// A chunk of `S` slots: `[Option<Entry>; N]` when it is made, [`Slots`] behind a pointer.
+struct Chunk<S: ?Sized = Slots> {
     /// Bit `i` set: slot `i` is free.
     free: u8,
     /// Next chunk on the `room` list (invariant 1).
     next_room: u32,
-    slots: [Option<Entry>; CHUNK_SLOTS],
+    slots: S,
+}
+
+/// The first chunk.
+type FirstChunk = Chunk<[Option<Entry>; FIRST_SLOTS]>;
+/// Every other chunk.
+type BlockChunk = Chunk<[Option<Entry>; CHUNK_SLOTS]>;
+
+impl<const N: usize> Chunk<[Option<Entry>; N]> {
+    /// A chunk of `N` free slots.
+    fn boxed(next_room: u32) -> Box<Self> {
+        Box::new(Chunk {
+            free: all_free(N),
+            next_room,
+            slots: [const { None }; N],
+        })
+    }
+}
+
+/// The `free` mask of a chunk of `n` free slots.
+const fn all_free(n: usize) -> u8 {
+    u8::MAX >> (8 - n)
 }
 
 /// The live tasks of one group, by key.
 pub(crate) struct Registry {
-    /// Boxed on purpose: each chunk is its own small allocation, made next to the task cells
-    /// it serves; a block of inline chunks would be one 7.7 KB allocation instead.
-    #[allow(clippy::vec_box)]
-    blocks: Vec<Vec<Box<Chunk>>>,
-    /// Chunks allocated (across all blocks).
-    chunks: usize,
+    chunks: Chunks,
     /// Head of the list of chunks with a free slot.
     room: u32,
-    len: usize,
+    /// Live entries (a `u32` keeps the registry, and so the group's state, as small as the
+    /// `Slab` it replaced: the size of the group's allocation shows in deep chains of scopes).
+    len: u32,
+}
+
+/// The chunks of a registry, by index: the first one alone (a group of up to seven tasks
+/// makes one allocation), the others in blocks.
+struct Chunks {
+    first: Option<Box<FirstChunk>>,
+    /// Chunks `1..`; boxed on purpose: each chunk is its own small allocation, made next to
+    /// the task cells it serves (a block of inline chunks would be one 7.7 KB allocation).
+    #[allow(clippy::vec_box)]
+    blocks: Vec<Vec<Box<BlockChunk>>>,
+}
+
+impl Chunks {
+    #[inline]
+    fn get(&self, index: usize) -> Option<&Chunk> {
+        match index.checked_sub(1) {
+            None => self.first.as_deref().map(|c| c as &Chunk),
+            Some(i) => self
+                .blocks
+                .get(i / BLOCK_CHUNKS)?
+                .get(i % BLOCK_CHUNKS)
+                .map(|c| &**c as &Chunk),
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, index: usize) -> Option<&mut Chunk> {
+        match index.checked_sub(1) {
+            None => self.first.as_deref_mut().map(|c| c as &mut Chunk),
+            Some(i) => self
+                .blocks
+                .get_mut(i / BLOCK_CHUNKS)?
+                .get_mut(i % BLOCK_CHUNKS)
+                .map(|c| &mut **c as &mut Chunk),
+        }
+    }
+
+    /// Chunks allocated.
+    fn count(&self) -> usize {
+        match (&self.first, self.blocks.last()) {
+            (None, _) => 0,
+            (Some(_), None) => 1,
+            (Some(_), Some(last)) => 1 + (self.blocks.len() - 1) * BLOCK_CHUNKS + last.len(),
+        }
+    }
+
+    /// Adds a chunk with every slot free, whose `room` successor is `next_room`; returns its
+    /// index.
+    fn push(&mut self, next_room: u32) -> usize {
+        let index = self.count();
+        match index.checked_sub(1) {
+            None => self.first = Some(FirstChunk::boxed(next_room)),
+            Some(i) => {
+                if i % BLOCK_CHUNKS == 0 {
+                    // The first block grows with the group; later ones are full-sized at
+                    // once. Either way no block exceeds 512 bytes.
+                    let capacity = if i == 0 { 0 } else { BLOCK_CHUNKS };
+                    self.blocks.push(Vec::with_capacity(capacity));
+                }
+                let block = self.blocks.last_mut().expect("a block was just ensured");
+                block.push(BlockChunk::boxed(next_room));
+            }
+        }
+        index
+    }
+
+    /// Every chunk, in index order.
+    fn for_each(&self, mut f: impl FnMut(&Chunk)) {
+        if let Some(first) = &self.first {
+            f(&**first);
+        }
+        for block in &self.blocks {
+            for chunk in block {
+                f(&**chunk);
+            }
+        }
+    }
+
+    /// Keeps the first `keep` chunks (all empty), frees the others, and links the kept ones
+    /// into a `room` list; returns its head.
+    fn truncate_empty(&mut self, keep: usize) -> u32 {
+        let rest = keep.saturating_sub(1);
+        self.blocks.truncate(rest.div_ceil(BLOCK_CHUNKS));
+        let mut left = rest;
+        for block in &mut self.blocks {
+            block.truncate(left);
+            block.shrink_to(BLOCK_CHUNKS);
+            left -= block.len();
+        }
+        self.blocks.shrink_to_fit();
+        if keep == 0 {
+            self.first = None;
+        }
+        let mut room = NONE;
+        for index in 0..self.count() {
+            let chunk = self.get_mut(index).expect("a kept chunk");
+            chunk.free = all_free(chunk.slots.len());
+            chunk.next_room = room;
+            room = chunk_index(index);
+        }
+        room
+    }
 }
 
 impl Default for Registry {
@@ -65,8 +198,10 @@ impl Registry {
     /// An empty registry; allocates nothing.
     pub(crate) const fn new() -> Registry {
         Registry {
-            blocks: Vec::new(),
-            chunks: 0,
+            chunks: Chunks {
+                first: None,
+                blocks: Vec::new(),
+            },
             room: NONE,
             len: 0,
         }
@@ -75,7 +210,7 @@ impl Registry {
     /// Live tasks.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     #[inline]
@@ -86,10 +221,13 @@ impl Registry {
     /// Stores `entry`; returns its key.
     pub(crate) fn insert(&mut self, entry: Entry) -> usize {
         if self.room == NONE {
-            self.grow();
+            self.room = chunk_index(self.chunks.push(NONE));
         }
         let index = self.room as usize;
-        let chunk = &mut self.blocks[index / BLOCK_CHUNKS][index % BLOCK_CHUNKS];
+        let chunk = self
+            .chunks
+            .get_mut(index)
+            .expect("a chunk on the room list");
         let slot = chunk.free.trailing_zeros() as usize;
         chunk.free &= !(1 << slot);
         chunk.slots[slot] = Some(entry);
@@ -97,28 +235,23 @@ impl Registry {
             // Invariant 1: a full chunk leaves the list.
             self.room = std::mem::replace(&mut chunk.next_room, NONE);
         }
-        self.len += 1;
+        self.len = self
+            .len
+            .checked_add(1)
+            .expect("cancel-scope: more than 4 billion live tasks in one group");
         (index << SLOT_BITS) | slot
     }
 
     /// The entry of `key`, if it is live.
     pub(crate) fn get(&self, key: usize) -> Option<&Entry> {
         let (index, slot) = split(key);
-        let chunk = self
-            .blocks
-            .get(index / BLOCK_CHUNKS)?
-            .get(index % BLOCK_CHUNKS)?;
-        chunk.slots.get(slot)?.as_ref()
+        self.chunks.get(index)?.slots.get(slot)?.as_ref()
     }
 
     /// The entry of `key`, if it is live.
     pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut Entry> {
         let (index, slot) = split(key);
-        let chunk = self
-            .blocks
-            .get_mut(index / BLOCK_CHUNKS)?
-            .get_mut(index % BLOCK_CHUNKS)?;
-        chunk.slots.get_mut(slot)?.as_mut()
+        self.chunks.get_mut(index)?.slots.get_mut(slot)?.as_mut()
     }
 
     /// Removes the entry of `key`, if it is live. Its memory stays with the registry until the
@@ -126,10 +259,7 @@ impl Registry {
     pub(crate) fn remove(&mut self, key: usize) -> Option<Entry> {
         let (index, slot) = split(key);
         let room = self.room;
-        let chunk = self
-            .blocks
-            .get_mut(index / BLOCK_CHUNKS)?
-            .get_mut(index % BLOCK_CHUNKS)?;
+        let chunk = self.chunks.get_mut(index)?;
         let entry = chunk.slots.get_mut(slot)?.take()?;
         if chunk.free == 0 {
             // Invariant 1: the chunk has room again.
@@ -138,61 +268,25 @@ impl Registry {
         }
         chunk.free |= 1 << slot;
         self.len -= 1;
-        if self.len == 0 && self.chunks > RETAINED_CHUNKS {
-            self.release();
+        if self.len == 0 && self.chunks.count() > RETAINED_CHUNKS {
+            // Empty chunks hold no user values: freeing them runs no user code.
+            self.room = self.chunks.truncate_empty(RETAINED_CHUNKS);
         }
         Some(entry)
     }
 
-    /// Every live entry.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.blocks
-            .iter()
-            .flatten()
-            .flat_map(|chunk| chunk.slots.iter().flatten())
+    /// Calls `f` with every live entry.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Entry)) {
+        self.chunks.for_each(|chunk| {
+            if chunk.free != all_free(chunk.slots.len()) {
+                chunk.slots.iter().flatten().for_each(&mut f);
+            }
+        });
     }
 
     /// Whether the registry holds memory.
     pub(crate) fn has_memory(&self) -> bool {
-        self.chunks > 0
-    }
-
-    /// Adds a chunk with every slot free and puts it on the `room` list.
-    fn grow(&mut self) {
-        let index = self.chunks;
-        if index % BLOCK_CHUNKS == 0 {
-            self.blocks.push(Vec::with_capacity(BLOCK_CHUNKS));
-        }
-        let block = self.blocks.last_mut().expect("a block was just ensured");
-        block.push(Box::new(Chunk {
-            free: ALL_FREE,
-            next_room: self.room,
-            slots: Default::default(),
-        }));
-        self.chunks += 1;
-        self.room = chunk_index(index);
-    }
-
-    /// Frees every chunk beyond the first [`RETAINED_CHUNKS`] of an empty registry (they hold
-    /// no entries, so this runs no user code) and rebuilds the `room` list over the rest.
-    fn release(&mut self) {
-        debug_assert_eq!(self.len, 0);
-        self.blocks.truncate(RETAINED_CHUNKS.div_ceil(BLOCK_CHUNKS));
-        let mut room = NONE;
-        let mut chunks = 0;
-        for block in &mut self.blocks {
-            block.truncate(RETAINED_CHUNKS - chunks);
-            block.shrink_to(BLOCK_CHUNKS);
-            for chunk in block.iter_mut() {
-                chunk.free = ALL_FREE;
-                chunk.next_room = room;
-                room = chunk_index(chunks);
-                chunks += 1;
-            }
-        }
-        self.blocks.shrink_to_fit();
-        self.chunks = chunks;
-        self.room = room;
+        self.chunks.first.is_some()
     }
 }
 
@@ -224,8 +318,11 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_is_120_bytes() {
-        assert_eq!(std::mem::size_of::<Chunk>(), 120);
+    fn sizes() {
+        assert_eq!(std::mem::size_of::<BlockChunk>(), 120);
+        assert_eq!(std::mem::size_of::<FirstChunk>(), 136);
+        assert_eq!(std::mem::size_of::<Registry>(), 40);
+        assert_eq!(FIRST_SLOTS.max(CHUNK_SLOTS), 1 << SLOT_BITS);
     }
 
     #[test]
@@ -243,12 +340,18 @@ mod tests {
             assert!(r.get(k).is_none());
         }
         assert_eq!(r.len(), 500);
-        assert_eq!(r.iter().count(), 500);
-        let chunks = r.chunks;
+        let mut live = 0;
+        r.for_each(|_| live += 1);
+        assert_eq!(live, 500);
+        let chunks = r.chunks.count();
         for _ in 0..500 {
             r.insert(entry());
         }
-        assert_eq!(r.chunks, chunks, "freed slots are reused before growing");
+        assert_eq!(
+            r.chunks.count(),
+            chunks,
+            "freed slots are reused before growing"
+        );
         for &k in keys.iter().skip(1).step_by(2) {
             assert!(r.get_mut(k).is_some());
         }
@@ -258,18 +361,18 @@ mod tests {
     fn an_empty_registry_gives_its_burst_back() {
         let mut r = Registry::new();
         let keys: Vec<usize> = (0..100_000).map(|_| r.insert(entry())).collect();
-        assert!(r.chunks >= 100_000 / CHUNK_SLOTS);
+        assert!(r.chunks.count() >= 100_000 / CHUNK_SLOTS);
         for k in keys {
             r.remove(k);
         }
         assert!(r.is_empty());
-        assert_eq!(r.chunks, RETAINED_CHUNKS);
-        assert!(r.blocks.capacity() <= RETAINED_CHUNKS.div_ceil(BLOCK_CHUNKS));
+        assert_eq!(r.chunks.count(), RETAINED_CHUNKS);
+        assert!(r.chunks.blocks.capacity() <= RETAINED_CHUNKS.div_ceil(BLOCK_CHUNKS));
         // The retained chunks are all usable again.
         let keys: Vec<usize> = (0..RETAINED_CHUNKS * CHUNK_SLOTS)
             .map(|_| r.insert(entry()))
             .collect();
-        assert_eq!(r.chunks, RETAINED_CHUNKS);
+        assert_eq!(r.chunks.count(), RETAINED_CHUNKS);
         assert_eq!(r.len(), keys.len());
     }
 

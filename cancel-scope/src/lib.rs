@@ -247,6 +247,7 @@ mod policy;
 mod run;
 mod scope;
 mod signal;
+mod sync;
 mod task;
 mod task_end;
 mod task_set;

@@ -241,6 +241,8 @@ mod error;
 mod group;
 mod handle;
 pub mod local;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod member;
 mod outcome;
 mod policy;

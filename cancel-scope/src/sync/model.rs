@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use loom::future::AtomicWaker;
 use loom::sync::Mutex;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 
@@ -101,16 +102,19 @@ impl AbortHandle {
     pub(crate) fn model() -> (AbortHandle, Arc<AbortFlag>) {
         let flag = Arc::new(AbortFlag {
             requests: AtomicUsize::new(0),
+            task: AtomicWaker::new(),
         });
         (AbortHandle::Model(flag.clone()), flag)
     }
 
-    /// Requests the abort (tokio's `abort` runs no user code; neither does this).
+    /// Requests the abort and wakes the task, as tokio's `abort` schedules it (no user code
+    /// runs: the waker is a modelled task's).
     pub(crate) fn abort(&self) {
         match self {
             AbortHandle::Runtime(handle) => handle.abort(),
             AbortHandle::Model(flag) => {
                 flag.requests.fetch_add(1, Ordering::Release);
+                flag.task.wake();
             }
         }
     }
@@ -126,9 +130,16 @@ impl From<tokio::task::AbortHandle> for AbortHandle {
 /// many times.
 pub(crate) struct AbortFlag {
     requests: AtomicUsize,
+    /// The task, while it waits (under `limit`) for its slot.
+    task: AtomicWaker,
 }
 
 impl AbortFlag {
+    /// Registers the waiting task's waker, woken by a later `abort()`.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.task.register_by_ref(waker);
+    }
+
     /// `true` once an abort was requested (tokio stops the task at its next `Pending`, or
     /// before its first poll).
     pub(crate) fn is_aborted(&self) -> bool {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Instant;
 
+use crate::CancelReason;
 use crate::core::{Body, CancelSeen, Core, Finished, Progress};
 
 /// The preemption bound when `LOOM_MAX_PREEMPTIONS` is not set: every test explores every
@@ -57,4 +58,13 @@ pub(super) fn errors(finished: &mut Finished) -> Vec<u32> {
             .downcast::<Vec<u32>>()
             .expect("the models' groups fail with u32 errors"),
     }
+}
+
+/// A group's reason as seen by a thread that takes its lock first (as `len()` or `Debug`
+/// does). An observer's lock-free load would not do: loom's DPOR records only the last access
+/// to an atomic, so a load racing a store that follows a load of the storing thread (`mark`
+/// reads the reason before it writes it) is never reordered; a lock acquisition is.
+pub(super) fn observe(core: &Core) -> Option<CancelReason> {
+    drop(core.lock());
+    core.reason()
 }

@@ -61,29 +61,26 @@ fn loom_grace_end_races_registration_and_completion() {
             })
         };
 
-        let spawned = spawner.join().expect("the spawner panicked");
+        let task = spawner.join().expect("the spawner panicked");
         let reached = timer.join().expect("the timer panicked");
         assert!(
-            spawned.probe.dropped() || spawned.flag.is_aborted(),
+            task.probe.dropped() || task.flag.is_aborted(),
             "a task still running after the grace has no abort requested"
         );
-        assert!(spawned.flag.requests() <= 1, "the task was aborted twice");
+        assert!(task.flag.requests() <= 1, "the task was aborted twice");
         assert!(reached <= 1);
         if reached == 1 {
             assert!(
-                spawned.flag.is_aborted(),
+                task.flag.is_aborted(),
                 "the grace's end counted a task it did not abort"
             );
         }
 
         let mut finished = finish(&core);
-        assert!(
-            spawned.probe.dropped(),
-            "the scope finished before its task"
-        );
+        assert!(task.probe.dropped(), "the scope finished before its task");
         assert_eq!(finished.reason, Some(CancelReason::Requested));
         let done = cleaned_up.load(Ordering::Relaxed);
         assert_eq!(errors(&mut finished), if done { vec![5] } else { vec![] });
-        spawned.join();
+        task.join();
     });
 }

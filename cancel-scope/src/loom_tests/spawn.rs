@@ -22,17 +22,17 @@ use crate::sync::Arc;
 fn loom_cancel_races_spawn_and_register() {
     check("cancel races spawn and register", || {
         let core = Core::new();
-        let cancelled = Arc::new(AtomicBool::new(false));
+        let cancel_returned = Arc::new(AtomicBool::new(false));
         let canceller = {
-            let (core, cancelled) = (core.clone(), cancelled.clone());
+            let (core, cancel_returned) = (core.clone(), cancel_returned.clone());
             thread::spawn(move || {
                 cancel(&core, CancelReason::Requested);
-                cancelled.store(true, Ordering::Release);
+                cancel_returned.store(true, Ordering::Release);
             })
         };
 
         // The body: a spawn, knowing whether `cancel()` had returned when it began.
-        let after_cancel = cancelled.load(Ordering::Acquire);
+        let after_cancel = cancel_returned.load(Ordering::Acquire);
         let spawned = task::spawn(&core, Shield::Unshielded, |_| {});
         if after_cancel {
             assert!(

@@ -16,7 +16,7 @@
 use loom::thread::{self, JoinHandle};
 
 use super::harness::{check, observe};
-use crate::CancelReason::{self, Child, Parent, Requested};
+use crate::CancelReason::{Child, Parent, Requested};
 use crate::core::Core;
 use crate::core::cancel::cancel;
 use crate::core::links::link;
@@ -52,10 +52,6 @@ fn wait_cancelled(group: &Arc<Core>) -> JoinHandle<()> {
     })
 }
 
-fn reason(group: &Core) -> Option<CancelReason> {
-    group.reason()
-}
-
 #[test]
 fn loom_linked_cancels_race_from_both_ends_of_a_chain() {
     check("linked cancels from both ends of a chain", || {
@@ -79,19 +75,19 @@ fn loom_linked_cancels_race_from_both_ends_of_a_chain() {
             t.join().expect("a thread of the model panicked");
         }
         assert!(
-            matches!(reason(&g1), Some(Requested | Child)),
+            matches!(g1.reason(), Some(Requested | Child)),
             "g1: {:?}",
-            reason(&g1)
+            g1.reason()
         );
         assert!(
-            matches!(reason(&g2), Some(Child | Parent)),
+            matches!(g2.reason(), Some(Child | Parent)),
             "g2: {:?}",
-            reason(&g2)
+            g2.reason()
         );
         assert!(
-            matches!(reason(&g3), Some(Requested | Parent)),
+            matches!(g3.reason(), Some(Requested | Parent)),
             "g3: {:?}",
-            reason(&g3)
+            g3.reason()
         );
     });
 }
@@ -108,7 +104,7 @@ fn loom_linked_cancels_race_through_a_dag() {
         let after_up = {
             let (c, p, q, x) = (c.clone(), p.clone(), q.clone(), x.clone());
             move || {
-                if reason(&c) == Some(Requested) {
+                if c.reason() == Some(Requested) {
                     for group in [&x, &p, &q] {
                         assert!(group.is_cancelled(), "a requesting group's ancestor missed");
                     }
@@ -138,26 +134,26 @@ fn loom_linked_cancels_race_through_a_dag() {
             t.join().expect("a thread of the model panicked");
         }
         assert!(
-            matches!(reason(&p), Some(Requested | Child)),
+            matches!(p.reason(), Some(Requested | Child)),
             "p: {:?}",
-            reason(&p)
+            p.reason()
         );
         assert!(
-            matches!(reason(&q), None | Some(Child)),
+            matches!(q.reason(), None | Some(Child)),
             "q: {:?}",
-            reason(&q)
+            q.reason()
         );
         assert!(
-            matches!(reason(&x), Some(Child | Parent)),
+            matches!(x.reason(), Some(Child | Parent)),
             "x: {:?}",
-            reason(&x)
+            x.reason()
         );
         assert!(
-            matches!(reason(&c), Some(Requested | Parent)),
+            matches!(c.reason(), Some(Requested | Parent)),
             "c: {:?}",
-            reason(&c)
+            c.reason()
         );
-        if reason(&c) == Some(Requested) {
+        if c.reason() == Some(Requested) {
             assert!(q.is_cancelled(), "q missed by c's request");
         }
     });

@@ -5,7 +5,7 @@
 //! the crate's own lib tests are built with `RUSTFLAGS="--cfg loom"`, the locks and atomics are
 //! loom's, which explore every interleaving (and every value a weak load may see) of the
 //! threads of a model, and tokio's two types the core holds are replaced by the stand-ins of
-//! [`model`](self), built on loom's primitives so that loom sees their interleavings too:
+//! `model.rs`, built on loom's primitives so that loom sees their interleavings too:
 //!
 //! - `Notify` (behind `TaskGroup::cancelled()`), with tokio's semantics for the two calls the
 //!   core makes (`notified()` then `notify_waiters()`);

@@ -226,6 +226,12 @@
 //!   `run.rs`: the scope's `run` state machine; `outcome.rs`: the outcome rules;
 //!   `scope.rs` / `group.rs`: the builder and the handle; `trace.rs`: the `tracing` spans.
 //!
+//! - `sync/`: the locks, atomics, `Notify` and `AbortHandle` the core is built on: `std`'s and
+//!   tokio's, re-exported as they are; loom's and stand-ins built on them when the crate's lib
+//!   tests are built with `RUSTFLAGS="--cfg loom"`, for the loom model of the core protocol in
+//!   `loom_tests/` (each race of spawn, completion, links, hand-over, limit, grace and race
+//!   under every interleaving within a preemption bound; see `RELIABILITY.md`).
+//!
 //! Every walk (along links, hand-overs, panic forwarding) is iterative: chains 20,000 deep
 //! use no stack. Registries (tasks, linked children, the limit's queue) are released once
 //! empty, so a burst leaves nothing behind.
@@ -241,12 +247,15 @@ mod error;
 mod group;
 mod handle;
 pub mod local;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod member;
 mod outcome;
 mod policy;
 mod run;
 mod scope;
 mod signal;
+mod sync;
 mod task;
 mod task_end;
 mod task_set;

@@ -37,12 +37,12 @@
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::grace::{Abort, GraceState};
 use super::{Core, Deferred, Phase, State};
 use crate::CancelReason;
+use crate::sync::Arc;
+use crate::sync::atomic::Ordering;
 
 /// Cancels `origin` for `reason` and propagates along its links. Returns once every group the
 /// cancel reaches is marked (invariant 4); wakes everyone concerned with no lock held.

@@ -2,10 +2,10 @@
 //! code (a waker, a destructor) ever runs while a lock is held, so wake-ups, `cancelled()`
 //! notifications and the release of hand-over targets wait here until the caller unlocked.
 
-use std::sync::Arc;
 use std::task::Waker;
 
 use super::Core;
+use crate::sync::Arc;
 
 /// Work collected under a lock, done once it is released: wakers to wake, `cancelled()`
 /// futures to notify, hand-over targets to release.

@@ -7,12 +7,12 @@
 //! only reads that end to arm its timer. Shielded tasks are never aborted by a cancel; only a
 //! dropped scope aborts them ([`Abort::All`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::registry::Registry;
+use crate::sync::atomic::{AtomicU64, Ordering};
 
 /// The grace setting, read without the group's lock (nanoseconds; 0: none).
 pub(crate) struct GraceSetting(AtomicU64);

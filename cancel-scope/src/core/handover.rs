@@ -16,12 +16,12 @@
 //! where the hand-over chain ends ([`panic_target`]), found iteratively.
 
 use std::cell::Cell;
-use std::sync::Arc;
 
 use super::cancel::{Direction, Walk, mark};
 use super::grace::{Abort, GraceState};
 use super::{Core, Deferred, Phase};
 use crate::CancelReason;
+use crate::sync::Arc;
 
 /// Where a group stands in hand-overs.
 #[derive(Default)]

@@ -11,13 +11,12 @@
 //! that same lock: either a walk that cancels the parent finds the new child, or the linker
 //! finds the parent cancelled and cancels the child itself (invariant 6).
 
-use std::sync::{Arc, Weak};
-
 use slab::Slab;
 
 use super::cancel::cancel;
 use super::{Core, Phase};
 use crate::CancelReason;
+use crate::sync::{Arc, Weak};
 
 /// The links of one group, created at its first link.
 #[derive(Default)]

@@ -5,14 +5,14 @@
 //!
 //! [`TaskGroup::deadline`]: crate::TaskGroup::deadline
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::time::Instant;
 
 use super::cancel::AddressSet;
 use super::limit::Admission;
 use super::{Core, Deferred};
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// Rarely used per-group state, each part behind its own small lock (never held with the
 /// group's lock, never around user code).

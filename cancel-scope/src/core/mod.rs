@@ -36,12 +36,8 @@ pub(crate) mod registry;
 pub(crate) mod runtime;
 
 use std::any::Any;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use tokio::sync::Notify;
-use tokio::task::AbortHandle;
 
 pub(crate) use self::deferred::Deferred;
 use self::failures::{Failures, Taken};
@@ -53,6 +49,8 @@ use self::policy::ErrorPolicy;
 use self::registry::Registry;
 use self::runtime::RuntimeCapture;
 use crate::CancelReason;
+use crate::sync::atomic::{AtomicU8, Ordering};
+use crate::sync::{AbortHandle, Arc, Mutex, MutexGuard, Notify, PoisonError};
 
 /// The state of one group, shared by the scope, every `TaskGroup` handle and every task.
 pub(crate) struct Core {
@@ -256,8 +254,10 @@ impl Core {
         Some((key, admission))
     }
 
-    /// Completes the hand-off of task `key` to tokio.
-    pub(crate) fn register(&self, key: usize, abort: AbortHandle) {
+    /// Completes the hand-off of task `key` to tokio. (`impl Into`: tokio's handle itself,
+    /// or, in the loom model, a stand-in; see `crate::sync`.)
+    pub(crate) fn register(&self, key: usize, abort: impl Into<AbortHandle>) {
+        let abort = abort.into();
         let mut out = Deferred::default();
         {
             let mut st = self.lock();

@@ -11,11 +11,10 @@
 //! through [`Core::record_task_error`]. The policy lives behind the group's lock, which recording
 //! an error takes anyway: a group that never fails pays nothing for it.
 
-use std::sync::Arc;
-
 use super::cancel::{Direction, Walk, cancel, mark};
 use super::{Core, Deferred};
 use crate::CancelReason;
+use crate::sync::Arc;
 
 /// What a task's `Err` does to its group.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Reason, Sim, TState};
+use super::{Reason, Sim, TState, Wake};
 use crate::reliability::case::{Kind, Member};
 
 impl Sim<'_> {
@@ -87,23 +87,15 @@ impl Sim<'_> {
         }
         // Wake-ups, fired after the walk: the scope's `run`, the tasks waiting for the cancel,
         // the queued ones (they learn of it at their gate).
-        self.fifo.later.push(self.host[g]);
-        let waiting: Vec<usize> = self.scopes[g]
-            .tasks
-            .iter()
-            .copied()
-            .filter(|id| {
-                let t = &self.tasks[id];
-                matches!(t.kind, Kind::Cleanup(..)) || t.state == TState::Queued
-            })
-            .collect();
-        for id in waiting {
-            let p = if self.tasks[&id].member == Member::Local {
-                self.host[g]
-            } else {
-                Some(id)
-            };
-            self.fifo.later.push(p);
+        self.fifo.later.push(Wake::Scope(g));
+        let tasks: Vec<usize> = self.scopes[g].tasks.iter().copied().collect();
+        for id in tasks {
+            let t = &self.tasks[&id];
+            if t.state == TState::Queued {
+                self.fifo.later.push(Wake::Task(id));
+            } else if matches!(t.kind, Kind::Cleanup(..)) {
+                self.fifo.later_notify.push(Wake::Task(id));
+            }
         }
         true
     }

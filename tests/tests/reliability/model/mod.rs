@@ -157,6 +157,9 @@ struct MTask {
     /// unstarted (unless shielded) once the group is cancelled.
     gated: bool,
     aborted: bool,
+    /// A local task woken since its scope's `run` last looked (a local task is polled only
+    /// then, like the library's ready list).
+    ready: bool,
     start: u64,
     yields_left: u8,
     cleanup_end: Option<u64>,
@@ -172,6 +175,9 @@ struct MScope {
     started: bool,
     /// `run` has acted on the cancel (dropped the body, decided the grace).
     seen: bool,
+    /// `run` returned `Pending` once: its waker is stored (a wake-up during its first poll
+    /// reaches nobody).
+    registered: bool,
     body_alive: bool,
     body_spawned: bool,
     act_result: Option<Result<(), u32>>,
@@ -205,6 +211,9 @@ struct Sim<'a> {
     started: BTreeSet<usize>,
     /// The process that polls each scope's `run` (`None`: the root future).
     host: Vec<Option<usize>>,
+    /// The local task that polls each scope's `run`, if one does, and the scope that polls
+    /// that local task.
+    local_host: Vec<Option<(usize, usize)>>,
     fifo: Fifo,
 }
 
@@ -212,15 +221,25 @@ struct Sim<'a> {
 /// (spawns, aborts and wake-ups push at the back, once), `yield_now` deferred until the queue is
 /// empty, wake-ups from a blocking pool thread in the injection queue (taken when the local
 /// queue is empty), and the `block_on` future polled, when woken, only once the queue is empty.
+/// What a wake-up reaches.
+#[derive(Clone, Copy, Debug)]
+enum Wake {
+    /// The `run` of this scope.
+    Scope(usize),
+    Task(usize),
+}
+
 #[derive(Default)]
 struct Fifo {
     on: bool,
     queue: VecDeque<usize>,
     inject: VecDeque<usize>,
-    deferred: Vec<Option<usize>>,
+    deferred: Vec<Wake>,
     root_woken: bool,
-    /// Wake-ups of a cancel, fired once its walk is done.
-    later: Vec<Option<usize>>,
+    /// Wake-ups of a cancel, fired once its walk is done: the `cancelled()` futures first,
+    /// then the wakers (scopes' `run`s, queued tasks), as the library's `Deferred` does.
+    later_notify: Vec<Wake>,
+    later: Vec<Wake>,
     /// Inside a blocking closure: wake-ups come from another thread.
     remote: bool,
     /// The task being polled: its own wake-ups queue it after the poll.
@@ -240,26 +259,32 @@ impl<'a> Sim<'a> {
             }
         }
         let mut host = vec![None; n];
+        let mut local_host = vec![None; n];
         for sc in &case.scopes {
             for t in &sc.tasks {
                 if let Kind::RunScope(c) = t.kind {
                     host[c] = Some(t.id);
+                    if t.member == Member::Local {
+                        local_host[c] = Some((t.id, sc.id));
+                    }
                 }
             }
         }
         for sc in &case.scopes {
-            // Scopes are nested in earlier ones: their hosts are known by now.
-            if let (Some(p), Host::Body | Host::Local) = (sc.nest, sc.host) {
-                host[sc.id] = if sc.host == Host::Local {
-                    // A local task is polled by its scope's `run`.
-                    host[p]
-                } else {
-                    host[p]
-                };
+            // Scopes are nested in earlier ones, whose hosts are known by now. A local task is
+            // polled by its scope's `run`, so by that scope's host.
+            match (sc.nest, sc.host) {
+                (Some(p), Host::Body) => {
+                    host[sc.id] = host[p];
+                    local_host[sc.id] = local_host[p];
+                }
+                (Some(p), Host::Local) => host[sc.id] = host[p],
+                _ => {}
             }
         }
         Sim {
             host,
+            local_host,
             fifo: Fifo {
                 on: seed == 0,
                 root_woken: true,
@@ -419,8 +444,11 @@ impl<'a> Sim<'a> {
 
     /// `yield_now`'s deferred wake-ups, fired last first (tokio pops them from a stack).
     fn wake_deferred(&mut self) {
-        while let Some(p) = self.fifo.deferred.pop() {
-            self.wake(p);
+        while let Some(w) = self.fifo.deferred.pop() {
+            match w {
+                Wake::Scope(s) => self.wake_scope(s),
+                Wake::Task(t) => self.wake_task(t),
+            }
         }
     }
 
@@ -470,14 +498,33 @@ impl<'a> Sim<'a> {
 
     /// Wakes the process that polls scope `s`'s `run`.
     fn wake_scope(&mut self, s: usize) {
-        let h = self.host[s];
-        self.wake(h);
+        if let Some(p) = self.ready_chain(s) {
+            self.wake(p);
+        }
+    }
+
+    /// Marks the local tasks that poll scope `s`'s `run` ready (a local task is polled by its
+    /// scope's `run`, which may itself run in a local task); the process to wake, if any.
+    fn ready_chain(&mut self, s: usize) -> Option<Option<usize>> {
+        if !self.scopes[s].registered {
+            return None;
+        }
+        match self.local_host[s] {
+            Some((l, owner)) => {
+                if let Some(t) = self.tasks.get_mut(&l) {
+                    t.ready = true;
+                }
+                self.ready_chain(owner)
+            }
+            None => Some(self.host[s]),
+        }
     }
 
     /// Wakes task `t` (a local task through its scope's `run`).
     fn wake_task(&mut self, t: usize) {
-        let task = &self.tasks[&t];
+        let task = self.tasks.get_mut(&t).unwrap();
         if task.member == Member::Local {
+            task.ready = true;
             let s = task.scope;
             self.wake_scope(s);
         } else {
@@ -487,34 +534,39 @@ impl<'a> Sim<'a> {
 
     /// Fires the wake-ups a cancel collected.
     fn wake_later(&mut self) {
-        for p in std::mem::take(&mut self.fifo.later) {
-            self.wake(p);
+        let mut all = std::mem::take(&mut self.fifo.later_notify);
+        all.append(&mut self.fifo.later);
+        for w in all {
+            match w {
+                Wake::Scope(s) => self.wake_scope(s),
+                Wake::Task(t) => self.wake_task(t),
+            }
         }
     }
 
-    /// Wakes the processes whose timers are due now (order 0).
+    /// Wakes the processes (and local tasks) whose timers are due now.
     fn wake_timers(&mut self) {
-        if !self.fifo.on {
-            return;
-        }
         let now = self.now;
-        let due_tasks: Vec<usize> = self
+        // Timers due at the same instant fire in the order they were registered (a task's at
+        // its first poll, a clean-up's at the cancel), then by id.
+        let mut due_tasks: Vec<(u64, usize)> = self
             .tasks
             .iter()
             .filter(|(_, t)| t.state == TState::Running && !t.aborted)
-            .filter(|(_, t)| match &t.kind {
+            .filter_map(|(id, t)| match &t.kind {
                 Kind::Complete(d)
                 | Kind::Fail(d)
                 | Kind::Panic(d)
                 | Kind::CancelOwn(d)
                 | Kind::CancelOther(d, _)
                 | Kind::Signal(d, _)
-                | Kind::Spawn(d, _) => t.start + d == now,
-                Kind::Cleanup(..) => t.cleanup_end == Some(now),
-                _ => false,
+                | Kind::Spawn(d, _) => (t.start + d == now).then_some((t.start, *id)),
+                Kind::Cleanup(d, _) => (t.cleanup_end == Some(now)).then_some((now - d, *id)),
+                _ => None,
             })
-            .map(|(id, _)| *id)
             .collect();
+        due_tasks.sort_unstable();
+        let due_tasks: Vec<usize> = due_tasks.into_iter().map(|(_, id)| id).collect();
         let mut hosts = Vec::new();
         for (i, s) in self.scopes.iter().enumerate() {
             if !s.started || s.finished {

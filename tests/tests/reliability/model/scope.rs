@@ -70,13 +70,21 @@ impl Sim<'_> {
                 }
             }
             if !self.scopes[s].locals_stopped {
-                let locals: Vec<usize> = self.scopes[s]
+                // The local tasks woken before this poll, like the library's ready list: one
+                // woken meanwhile is polled at `run`'s next turn.
+                let ready: Vec<usize> = self.scopes[s]
                     .tasks
                     .iter()
                     .copied()
-                    .filter(|id| self.tasks[id].member == Member::Local)
+                    .filter(|id| {
+                        let t = &self.tasks[id];
+                        t.member == Member::Local && t.ready
+                    })
                     .collect();
-                for id in locals {
+                for &id in &ready {
+                    self.tasks.get_mut(&id).unwrap().ready = false;
+                }
+                for id in ready {
                     self.step_task(id);
                 }
             }
@@ -87,6 +95,7 @@ impl Sim<'_> {
             if !sc.body_alive && self.live(s) == 0 {
                 return Some(self.finish(s));
             }
+            self.scopes[s].registered = true;
             return None;
         }
     }
@@ -193,7 +202,9 @@ impl Sim<'_> {
     /// Drops a scope's `run` future before it finished (SPEC sec. 2): cancelled (`Dropped`, down
     /// the links only), every task aborted, shielded ones too; then its local tasks.
     pub(super) fn drop_scope(&mut self, n: usize) {
-        if self.scopes[n].finished {
+        // A `run` future never polled has not taken its scope out of the world yet (see
+        // `world::run_scope`): the scope stays there, open, until the case ends.
+        if self.scopes[n].finished || !self.scopes[n].started {
             return;
         }
         // The body (and the scopes nested in it) and the guard drop in an unspecified order:

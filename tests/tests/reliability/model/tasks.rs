@@ -2,7 +2,7 @@
 //! `limit`), one poll of a task or a local task, blocking closures, and what a member's result
 //! does by the group's policy (fail-fast, `supervise`, `race`).
 
-use super::{MTask, Out, Reason, Sim, TState};
+use super::{MTask, Out, Reason, Sim, TState, Wake};
 use crate::reliability::case::{Kind, Member, Shape, TaskSpec};
 
 enum Step {
@@ -58,6 +58,7 @@ impl Sim<'_> {
                 admitted,
                 gated: !admitted,
                 aborted: false,
+                ready: false,
                 start: 0,
                 yields_left: match spec.kind {
                     Kind::Yields(k) => k,
@@ -93,7 +94,15 @@ impl Sim<'_> {
                 admitted_now.push(next);
             }
         }
-        self.wake_scope(s);
+        // The scope that waits for it: its own, or the one a dropped scope handed it to.
+        let mut waiting = s;
+        while self.scopes[waiting].dropped {
+            match self.case.scopes[waiting].nest {
+                Some(p) => waiting = p,
+                None => break,
+            }
+        }
+        self.wake_scope(waiting);
         for t in admitted_now {
             self.wake_task(t);
         }
@@ -144,13 +153,13 @@ impl Sim<'_> {
                 let t = self.tasks.get_mut(&id).unwrap();
                 if t.yields_left > 0 {
                     t.yields_left -= 1;
-                    // `yield_now`: woken once nothing else is ready.
-                    let p = if t.member == Member::Local {
-                        self.host[s]
-                    } else {
-                        Some(id)
-                    };
-                    self.fifo.deferred.push(p);
+                    // `yield_now`: woken once nothing else is ready (a local task is then
+                    // ready for its scope's next look, whatever wakes that).
+                    if t.member == Member::Local {
+                        t.ready = true;
+                        self.ready_chain(s);
+                    }
+                    self.fifo.deferred.push(Wake::Task(id));
                     Step::Pending
                 } else {
                     Step::Ok

@@ -16,7 +16,7 @@
 //! - which tasks started (spawns after a cancel never start) matches the model;
 //! - nothing hangs: the root returns, or the model predicted a hang and the guard fired.
 //!
-//! Sizes: 300 paused and 200 multi-thread cases in a debug build (the workspace's tests),
+//! Sizes: 100 paused and 100 multi-thread cases in a debug build (the workspace's tests),
 //! 10,000 and 2,000 in a release build (CI: `cargo test --release -p cancel-scope-tests --test
 //! reliability_model`). `RELIABILITY_SEED`, `RELIABILITY_CASES` (paused) and
 //! `RELIABILITY_MT_CASES` (multi-thread) override them.
@@ -239,7 +239,7 @@ fn check_case(case: &Case, stats: &Stats) -> Result<(), TestCaseError> {
 fn random_trees_match_the_model() {
     quiet_injected_panics();
     let stats = Stats::default();
-    let (mut runner, seed) = runner("paused", "RELIABILITY_CASES", 300, 10_000);
+    let (mut runner, seed) = runner("paused", "RELIABILITY_CASES", 100, 10_000);
     let result = runner.run(&case(6, Flavor::Paused), |c| check_case(&c, &stats));
     report(
         "paused current_thread",
@@ -259,7 +259,7 @@ fn random_trees_match_the_model() {
 fn random_trees_keep_the_invariants_on_multi_thread() {
     quiet_injected_panics();
     let stats = Stats::default();
-    let (mut runner, seed) = runner("multi_thread", "RELIABILITY_MT_CASES", 200, 2_000);
+    let (mut runner, seed) = runner("multi_thread", "RELIABILITY_MT_CASES", 100, 2_000);
     let result = runner.run(&case(6, Flavor::MultiThread), |c| {
         let may_hang = c.may_hang();
         let guard = Duration::from_secs(if may_hang { 1 } else { 10 });

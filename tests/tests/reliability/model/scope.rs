@@ -207,21 +207,15 @@ impl Sim<'_> {
         if self.scopes[n].finished || !self.scopes[n].started {
             return;
         }
-        // The body (and the scopes nested in it) and the guard drop in an unspecified order:
-        // the reason of a nested scope linked to `n` is then `Dropped` or `Parent`.
-        let body_first = self.rand() % 2 == 0;
-        if body_first {
-            self.drop_body(n);
-        }
+        // `run`'s state drops its locals before its parameters: the body (and the scopes
+        // nested in it) first, then the guard (cancel, aborts), then the local tasks.
+        self.drop_body(n);
         self.cancel(n, Reason::Dropped);
         let sc = &mut self.scopes[n];
         sc.dropped = true;
         sc.finished = true;
         self.abort_tasks(n, true);
         self.stop_locals(n);
-        if !body_first {
-            self.drop_body(n);
-        }
     }
 
     fn drop_body(&mut self, s: usize) {
@@ -251,7 +245,7 @@ impl Sim<'_> {
     }
 
     /// Live members of `s` and of the dropped scopes it adopted.
-    fn live(&self, s: usize) -> usize {
+    pub(super) fn live(&self, s: usize) -> usize {
         let mut n = self.scopes[s].tasks.len();
         for c in &self.case.scopes {
             if c.nest == Some(s) && self.scopes[c.id].dropped {

@@ -94,7 +94,11 @@ impl Sim<'_> {
                 admitted_now.push(next);
             }
         }
-        // The scope that waits for it: its own, or the one a dropped scope handed it to.
+        for t in admitted_now {
+            self.wake_task(t);
+        }
+        // The scope that waits for it (its own, or the one a dropped scope handed it to) is
+        // woken once nothing is left; a join's body once its last member ended.
         let mut waiting = s;
         while self.scopes[waiting].dropped {
             match self.case.scopes[waiting].nest {
@@ -102,9 +106,16 @@ impl Sim<'_> {
                 None => break,
             }
         }
-        self.wake_scope(waiting);
-        for t in admitted_now {
-            self.wake_task(t);
+        let spec = &self.case.scopes[s];
+        let joined = spec.shape == Shape::JoinAll
+            && spec.tasks.iter().any(|t| t.id == id)
+            && spec.tasks.iter().all(|t| {
+                self.tasks
+                    .get(&t.id)
+                    .is_none_or(|m| m.state == TState::Done)
+            });
+        if joined || self.live(waiting) == 0 {
+            self.wake_scope(waiting);
         }
     }
 
@@ -206,6 +217,9 @@ impl Sim<'_> {
             _ => Step::Pending,
         };
         match step {
+            // Aborted during its own poll (by a cancel it caused): tokio drops it as soon as
+            // the poll returns.
+            Step::Pending if self.tasks[&id].aborted => self.drop_task(id),
             Step::Pending => {}
             Step::Ok => {
                 let t = &self.tasks[&id];

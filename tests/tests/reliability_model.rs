@@ -88,10 +88,18 @@ fn report(
 ) {
     let l = |a: &AtomicUsize| a.load(Ordering::Relaxed);
     let cases = l(&stats.cases);
+    let (several, hangs) = if name.starts_with("paused") {
+        ("with several admissible outcomes", "predicted hangs")
+    } else {
+        (
+            "predicted: none, invariants only",
+            "ended by the short guard",
+        )
+    };
     eprintln!(
-        "reliability_model {name}: {cases} cases run ({} with several admissible outcomes, \
-         0 rejected), {} scopes, {} members spawned ({} blocking, {} local), {} faults injected \
-         ({} errors, {} panics reported), {} predicted hangs, mismatches and leaks found: {}",
+        "reliability_model {name}: {cases} cases run ({} {several}, 0 rejected), {} scopes, \
+         {} members spawned ({} blocking, {} local), {} faults injected ({} errors, {} panics \
+         reported), {} {hangs}, mismatches and leaks found: {}",
         l(&stats.several),
         l(&stats.scopes),
         l(&stats.tasks),

@@ -94,7 +94,7 @@ async fn churn(total: usize, sample: usize) -> Samples {
                         0 => drop(tg.spawn_blocking(move || Ok::<_, BoxError>(i))),
                         1 => drop(locals.spawn(async { tokio::task::yield_now().await })),
                         2 => drop(tg.spawn_shielded(async move { Ok::<_, BoxError>(i) })),
-                        3 | 4 | 5 => drop(tg.spawn(async { tokio::task::yield_now().await })),
+                        3..=5 => drop(tg.spawn(async { tokio::task::yield_now().await })),
                         _ => drop(tg.spawn(async move { Ok::<_, BoxError>(i) })),
                     }
                 }

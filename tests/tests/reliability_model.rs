@@ -53,6 +53,21 @@ struct Stats {
     errors: AtomicUsize,
     panics: AtomicUsize,
     hangs: AtomicUsize,
+    /// The number of cases run when the first one failed (before shrinking).
+    first_failure: AtomicUsize,
+}
+
+impl Stats {
+    /// Notes the first failure, so that the report can say how many cases reproduce it.
+    fn note<T>(&self, r: Result<T, TestCaseError>) -> Result<T, TestCaseError> {
+        if matches!(r, Err(TestCaseError::Fail(_))) {
+            let n = self.cases.load(Ordering::Relaxed).max(1);
+            let _ = self
+                .first_failure
+                .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        r
+    }
 }
 
 fn env(name: &str) -> Option<u64> {
@@ -88,19 +103,24 @@ fn report(
 ) {
     let l = |a: &AtomicUsize| a.load(Ordering::Relaxed);
     let cases = l(&stats.cases);
-    let (several, hangs) = if name.starts_with("paused") {
-        ("with several admissible outcomes", "predicted hangs")
+    let (detail, hangs) = if name.starts_with("paused") {
+        (
+            format!(
+                "{} with several admissible outcomes, 0 rejected",
+                l(&stats.several)
+            ),
+            "predicted hangs",
+        )
     } else {
         (
-            "predicted: none, invariants only",
+            "no prediction: invariants only".to_string(),
             "ended by the short guard",
         )
     };
     eprintln!(
-        "reliability_model {name}: {cases} cases run ({} {several}, 0 rejected), {} scopes, \
-         {} members spawned ({} blocking, {} local), {} faults injected ({} errors, {} panics \
-         reported), {} {hangs}, mismatches and leaks found: {}",
-        l(&stats.several),
+        "reliability_model {name}: {cases} cases run ({detail}), {} scopes, {} members spawned \
+         ({} blocking, {} local), {} faults injected ({} errors, {} panics reported), {} {hangs}, \
+         mismatches and leaks found: {}",
         l(&stats.scopes),
         l(&stats.tasks),
         l(&stats.blocking),
@@ -112,9 +132,10 @@ fn report(
         usize::from(result.is_err()),
     );
     if let Err(e) = result {
+        let first = l(&stats.first_failure);
         panic!(
-            "{e}\nreproduce with RELIABILITY_SEED={seed} {cases_var}={cases} (the failing case \
-             is the last one run; its minimal form is above)"
+            "{e}\nreproduce with RELIABILITY_SEED={seed} {cases_var}={first} (the failing case is \
+             the last of those; its minimal form is above)"
         );
     }
 }
@@ -248,7 +269,9 @@ fn random_trees_match_the_model() {
     quiet_injected_panics();
     let stats = Stats::default();
     let (mut runner, seed) = runner("paused", "RELIABILITY_CASES", 100, 10_000);
-    let result = runner.run(&case(6, Flavor::Paused), |c| check_case(&c, &stats));
+    let result = runner.run(&case(6, Flavor::Paused), |c| {
+        stats.note(check_case(&c, &stats))
+    });
     report(
         "paused current_thread",
         "RELIABILITY_CASES",
@@ -269,6 +292,14 @@ fn random_trees_keep_the_invariants_on_multi_thread() {
     let stats = Stats::default();
     let (mut runner, seed) = runner("multi_thread", "RELIABILITY_MT_CASES", 100, 2_000);
     let result = runner.run(&case(6, Flavor::MultiThread), |c| {
+        stats.note(run_multi_thread(&c, &stats))
+    });
+    report("multi_thread", "RELIABILITY_MT_CASES", seed, result, &stats);
+}
+
+/// One case of the multi-thread variant.
+fn run_multi_thread(c: &Case, stats: &Stats) -> Result<(), TestCaseError> {
+    {
         let may_hang = c.may_hang();
         let guard = Duration::from_secs(if may_hang { 1 } else { 10 });
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -277,7 +308,7 @@ fn random_trees_keep_the_invariants_on_multi_thread() {
             .build()
             .unwrap();
         let (w, root) = rt.block_on(async {
-            let w = World::new(&c, 1, false);
+            let w = World::new(c, 1, false);
             let root = AssertUnwindSafe(w.run_root()).catch_unwind();
             let out = tokio::time::timeout(guard, root).await;
             (w, out)
@@ -291,7 +322,7 @@ fn random_trees_keep_the_invariants_on_multi_thread() {
             }
             Err(_) => return Err(TestCaseError::fail(format!("hung: {c:?}"))),
         };
-        count(&stats, &c, &w);
+        count(stats, c, &w);
         check_invariants(&w, returned).map_err(TestCaseError::fail)?;
         w.drop_unrun();
         let alive = w.log.lock().unwrap().alive.clone();
@@ -301,6 +332,5 @@ fn random_trees_keep_the_invariants_on_multi_thread() {
             )));
         }
         Ok(())
-    });
-    report("multi_thread", "RELIABILITY_MT_CASES", seed, result, &stats);
+    }
 }

@@ -255,7 +255,7 @@ impl Sim<'_> {
                 | Kind::CancelOther(d, _)
                 | Kind::Signal(d, _)
                 | Kind::Spawn(d, _) => (t.start + d == now).then_some((t.start, *id)),
-                Kind::Cleanup(d, _) => (t.cleanup_end == Some(now)).then_some((now - d, *id)),
+                Kind::Cleanup(d, _) => (t.cleanup_end == Some(now)).then(|| (now - d, *id)),
                 _ => None,
             })
             .collect();

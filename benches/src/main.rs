@@ -529,9 +529,9 @@ fn chains(rep: &mut Report, plan: &Plan, rt: &Runtime, rt_name: &'static str, ga
                 .map(|x| x.2)
                 .collect();
             rep.gate(
-                format!("chain, cancel {end:?}: < 2 us per level at depth 1k and 10k"),
+                format!("chain, cancel {end:?}: < 1 us per level at depth 1k and 10k"),
                 format!("{:.3} / {:.3} us per level", us[0], us[1]),
-                us[0] < 2.0 && us[1] < 2.0,
+                us[0] < 1.0 && us[1] < 1.0,
             );
             rep.gate(
                 format!("chain, cancel {end:?}: linear, per-level time 10k/1k <= 1.5"),

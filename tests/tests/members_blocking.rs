@@ -348,3 +348,49 @@ async fn blocking_queued_value_dropped_with_its_handle() {
         .unwrap();
     assert_eq!(dropped.get(), 2);
 }
+
+/// Found by `reliability_model` (multi-thread): a closure that tokio never starts (its task was
+/// aborted by the cancel while it waited for a pool thread) is dropped by the pool later; the
+/// scope must not return before what the closure captured was dropped (SPEC sec. 2: nothing
+/// outlives its scope). With the pool's only thread busy, the second closure cannot start
+/// before the cancel.
+#[test]
+fn blocking_never_started_by_the_pool_is_dropped_before_the_scope_returns() {
+    struct SlowDrop(Arc<AtomicBool>);
+    impl Drop for SlowDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(100));
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let (release, released) = mpsc::channel::<()>();
+        let scope = CancelScope::new();
+        let tg = scope.group();
+        let guard = SlowDrop(dropped.clone());
+        let out = scope
+            .run(async move {
+                // Holds the pool's only thread until released.
+                tg.spawn_blocking(move || {
+                    let _ = released.recv_timeout(Duration::from_secs(10));
+                });
+                // Waits for that thread: aborted by the cancel before it could start.
+                tg.spawn_blocking(move || drop(guard));
+                tg.cancel();
+                release.send(()).unwrap();
+                Ok::<_, BoxError>(())
+            })
+            .await;
+        assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the scope returned before the closure it never started was dropped"
+        );
+    });
+}

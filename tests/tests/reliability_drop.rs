@@ -22,7 +22,7 @@ use cancel_scope::{CancelScope, TaskGroup};
 use futures::FutureExt;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
-use reliability::case::case;
+use reliability::generate::{Flavor, case};
 use reliability::world::{World, quiet_injected_panics};
 
 /// Polls the inner future at most `budget` times, then drops it (right after a `Pending`).
@@ -72,7 +72,7 @@ fn run_with_budget(
         .build()
         .unwrap();
     rt.block_on(async {
-        let w = World::new(c, 1000);
+        let w = World::new(c, 1000, true);
         let polls = Arc::new(AtomicUsize::new(0));
         let start = tokio::time::Instant::now();
         let root = DropAfter {
@@ -173,7 +173,7 @@ fn dropping_run_after_every_poll_leaves_nothing_behind() {
         AtomicUsize::new(0),
         AtomicUsize::new(0),
     );
-    let result = runner.run(&case(5), |c| {
+    let result = runner.run(&case(5, Flavor::Paused), |c| {
         // A full run first, to learn how many polls and how much paused time the root takes (a
         // tree that hangs by design is cut off by the time limit).
         let (total, _, took) = run_with_budget(&c, usize::MAX, HANG)?;

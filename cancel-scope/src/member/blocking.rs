@@ -172,7 +172,10 @@ where
                 // The closure gives its guard back with its value, so the value is handled
                 // here (to the handle, or dropped if the handle is gone) before the guard
                 // leaves the registry: the scope waits for the value's destructor too.
+                // One capture, `f` first: see `Unstarted`.
+                let parts = Unstarted(f, member);
                 let join = rt.spawn_blocking(move || {
+                    let Unstarted(f, member) = parts;
                     let value = run_closure(&member, f, None, name);
                     (value, member)
                 });
@@ -197,7 +200,10 @@ where
     } else {
         member.registration = Registration::Registered;
         let task_detach = detach.clone();
+        // One capture, `f` first: see `Unstarted`.
+        let parts = Unstarted(f, member);
         let join = runtime.spawn_blocking(move || {
+            let Unstarted(f, member) = parts;
             let value = run_closure(&member, f, task_detach.as_deref(), name);
             // Leaves the registry only now, after a value nobody waits for was dropped.
             drop(member);
@@ -209,6 +215,13 @@ where
     handle.name = handle_name;
     Ok(handle)
 }
+
+/// The closure and its member guard, as the pool's task captures them. A closure that tokio
+/// never starts (its task aborted by a cancel while it waited for a pool thread) is dropped by
+/// the pool with its captures: fields drop in order, so what `f` captured is dropped before the
+/// guard leaves the registry, and the scope, which waits for the registry, cannot return while
+/// it is alive (SPEC sec. 2).
+struct Unstarted<F>(F, Member);
 
 /// What the pool runs: nothing once the group is cancelled; else `f` in the group's context,
 /// its error or panic recorded, and its value handed on (`detach`: dropped here if its handle is

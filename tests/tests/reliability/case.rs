@@ -1,21 +1,20 @@
-//! Random trees of scopes: the generated description ([`Case`]) and its proptest strategy.
+//! Random cases: the generated description of a tree of scopes ([`Case`]); the proptest
+//! strategy that makes them is in [`generate`](super::generate).
 //!
 //! A case is a flat list of scopes. Scope 0 is the root (always with a deadline, so that most
-//! cases end by themselves); scope `i > 0` runs nested in the body or in a task of an earlier
-//! scope (depth at most 4) and may be linked (`parent`) to any earlier scope, ancestor or not.
-//! Links therefore form a forest: every scope has at most one link parent, which keeps the
-//! propagation order irrelevant (every group is reached by exactly one path).
+//! cases end by themselves); scope `i > 0` runs nested in the body, in a task or in a local task
+//! of an earlier scope (depth at most 4) and may be linked (`parent`) to several other scopes,
+//! earlier or later, ancestors or not: links form any graph (DAGs, and now and then a cycle).
+//! A scope is a plain `run` (optionally `supervise`d), a `race` or a `join_all` of its tasks, and
+//! may listen to signals (`cancel_on`: a timer, or a channel another task fires).
 //!
 //! Every event of a task is timed relative to the task's start, every event of a body relative to
 //! the start (all scopes start at time 0), in milliseconds of tokio's clock. Times are
-//! `units * 1000 + a per-source offset`, so independent events rarely share an instant; the model
-//! rejects the rare cases where the order inside one instant would matter.
+//! `units * 1000 + a per-source offset`, so independent events rarely share an instant; when they
+//! do, the model predicts the set of outcomes the orders inside that instant allow.
 #![allow(dead_code)]
 
 use std::fmt;
-
-use proptest::prelude::*;
-use proptest::sample::Index;
 
 /// The largest number of tasks (initial and spawned) in one case.
 pub(crate) const MAX_TASKS: usize = 50;
@@ -28,25 +27,62 @@ pub(crate) struct Case {
     pub(crate) tasks: usize,
 }
 
+/// What runs the scope's group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `run(body)` (`run_with_locals` when it has local tasks).
+    Run,
+    /// `race(tasks)`: the scope's tasks are the contenders; there is no body of its own.
+    Race,
+    /// `join_all(tasks)`: the scope's tasks are the members, their values in input order.
+    JoinAll,
+}
+
+/// Where a nested scope runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Host {
+    Body,
+    Task,
+    /// A local task of the hosting scope (polled inside its `run`).
+    Local,
+}
+
+/// How a task is spawned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Member {
+    Task,
+    Shielded,
+    /// `spawn_blocking`: the kind is `Complete` (returns `Ok`), `Fail` or `Panic`, at once.
+    Blocking,
+    /// A local task (`run_with_locals`), spawned by the body.
+    Local,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct ScopeSpec {
     pub(crate) id: usize,
     /// The scope it runs in: `None` for the root.
     pub(crate) nest: Option<usize>,
-    /// Runs inside the body of `nest` (else inside a task of it).
-    pub(crate) in_body: bool,
-    /// `.parent(&groups[link])`.
-    pub(crate) link: Option<usize>,
+    pub(crate) host: Host,
+    /// `.parent(&groups[l])` for each, in this order.
+    pub(crate) links: Vec<usize>,
     /// Absolute deadline, ms after the start.
     pub(crate) deadline: Option<u64>,
     pub(crate) grace: Option<u64>,
     pub(crate) limit: Option<usize>,
     /// `.supervise()`: a task's error is kept without cancelling the group.
     pub(crate) supervise: bool,
+    pub(crate) shape: Shape,
+    /// `.cancel_on(sleep_until(at))`.
+    pub(crate) signal_at: Option<u64>,
+    /// `.cancel_on(receiver)`: fired by a task (`Kind::Signal`).
+    pub(crate) signal_chan: bool,
+    /// The body's action (`Complete(0)` for races and joins, whose body is the library's).
     pub(crate) body: Act,
     /// Scopes that run inside the body (joined with the body's action).
     pub(crate) body_nested: Vec<usize>,
-    /// Spawned by the body at its first poll, in this order (`RunScope` tasks first).
+    /// Spawned by the body at its first poll, in this order (hosts first). For a race or a
+    /// join: the contenders or members, in input order.
     pub(crate) tasks: Vec<TaskSpec>,
 }
 
@@ -65,7 +101,7 @@ pub(crate) enum Act {
 #[derive(Clone, Debug)]
 pub(crate) struct TaskSpec {
     pub(crate) id: usize,
-    pub(crate) shielded: bool,
+    pub(crate) member: Member,
     pub(crate) kind: Kind,
 }
 
@@ -83,6 +119,8 @@ pub(crate) enum Kind {
     CancelOwn(u64),
     /// Cancels the group of another scope (any scope of the case).
     CancelOther(u64, usize),
+    /// Fires the channel signal of a scope (nothing if it has none), then returns `Ok`.
+    Signal(u64, usize),
     /// Spawns more tasks into its own group, then returns `Ok`.
     Spawn(u64, Vec<TaskSpec>),
     /// Waits for its group's cancel, then works `d` more and returns `Ok` or `Err(id)`.
@@ -94,6 +132,10 @@ pub(crate) enum Kind {
 impl TaskSpec {
     pub(crate) fn error_id(&self) -> u32 {
         self.id as u32
+    }
+
+    pub(crate) fn shielded(&self) -> bool {
+        self.member == Member::Shielded
     }
 }
 
@@ -118,7 +160,7 @@ impl Case {
         out
     }
 
-    /// Every task spec, spawned children included.
+    /// Every task spec, spawned children included, with its scope.
     pub(crate) fn all_tasks(&self) -> Vec<(usize, &TaskSpec)> {
         fn walk<'a>(s: usize, t: &'a TaskSpec, out: &mut Vec<(usize, &'a TaskSpec)>) {
             out.push((s, t));
@@ -137,7 +179,29 @@ impl Case {
         out
     }
 
-    /// Faults the case can inject: failures, panics and cancels.
+    /// Whether any task of the case is of this member kind.
+    pub(crate) fn has_member(&self, m: Member) -> bool {
+        self.all_tasks().iter().any(|(_, t)| t.member == m)
+    }
+
+    /// Whether scope `s` needs `run_with_locals`.
+    pub(crate) fn has_locals(&self, s: usize) -> bool {
+        self.scopes[s]
+            .tasks
+            .iter()
+            .any(|t| t.member == Member::Local)
+    }
+
+    /// Whether the case can hang by design: a shielded task that waits for a cancel, or runs a
+    /// scope, may wait for ever (nothing aborts it, and the cancel it needs may never come on a
+    /// multi-thread runtime, where the order of close events is not the paused clock's).
+    pub(crate) fn may_hang(&self) -> bool {
+        self.all_tasks()
+            .iter()
+            .any(|(_, t)| t.shielded() && matches!(t.kind, Kind::Cleanup(..) | Kind::RunScope(_)))
+    }
+
+    /// Faults the case can inject: failures, panics, cancels, signals and deadlines.
     pub(crate) fn faults(&self) -> usize {
         let tasks = self
             .all_tasks()
@@ -149,6 +213,7 @@ impl Case {
                         | Kind::Panic(..)
                         | Kind::CancelOwn(..)
                         | Kind::CancelOther(..)
+                        | Kind::Signal(..)
                         | Kind::Cleanup(_, true)
                 )
             })
@@ -158,8 +223,12 @@ impl Case {
             .iter()
             .filter(|s| !matches!(s.body, Act::Complete(_) | Act::Forever))
             .count();
-        let deadlines = self.scopes.iter().filter(|s| s.deadline.is_some()).count();
-        tasks + bodies + deadlines
+        let timers = self
+            .scopes
+            .iter()
+            .map(|s| usize::from(s.deadline.is_some()) + usize::from(s.signal_at.is_some()))
+            .sum::<usize>();
+        tasks + bodies + timers
     }
 }
 
@@ -168,14 +237,13 @@ impl fmt::Debug for Case {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Case ({} tasks) {{", self.tasks)?;
         for s in &self.scopes {
-            write!(f, "  scope {}:", s.id)?;
+            write!(f, "  scope {}: {:?}", s.id, s.shape)?;
             match s.nest {
                 None => write!(f, " root")?,
-                Some(p) if s.in_body => write!(f, " in body of {p}")?,
-                Some(p) => write!(f, " in a task of {p}")?,
+                Some(p) => write!(f, " in {:?} of {p}", s.host)?,
             }
-            if let Some(l) = s.link {
-                write!(f, ", parent({l})")?;
+            if !s.links.is_empty() {
+                write!(f, ", parent{:?}", s.links)?;
             }
             if let Some(d) = s.deadline {
                 write!(f, ", deadline {d}ms")?;
@@ -189,6 +257,12 @@ impl fmt::Debug for Case {
             if s.supervise {
                 write!(f, ", supervise")?;
             }
+            if let Some(at) = s.signal_at {
+                write!(f, ", signal at {at}ms")?;
+            }
+            if s.signal_chan {
+                write!(f, ", signal channel")?;
+            }
             writeln!(f, ", body {:?}", s.body)?;
             for t in &s.tasks {
                 writeln!(f, "    {t:?}")?;
@@ -196,234 +270,4 @@ impl fmt::Debug for Case {
         }
         write!(f, "}}")
     }
-}
-
-// ----- raw generated values, turned into a `Case` by `build` -----
-
-#[derive(Clone, Debug)]
-enum RawKind {
-    Yields(u8),
-    Complete(u8),
-    Fail(u8),
-    Panic(u8),
-    Forever,
-    CancelOwn(u8),
-    CancelOther(u8, Index),
-    Spawn(u8, Vec<(bool, RawKind)>),
-    Cleanup(u8, bool),
-}
-
-#[derive(Clone, Debug)]
-enum RawAct {
-    Complete(u8),
-    Fail(u8),
-    Panic(u8),
-    CancelOwn(u8),
-    Forever,
-}
-
-#[derive(Clone, Debug)]
-struct RawScope {
-    nest: Index,
-    in_body: bool,
-    shielded_host: bool,
-    link: Option<Index>,
-    deadline: Option<u8>,
-    grace: Option<u8>,
-    limit: Option<u8>,
-    supervise: bool,
-    body: RawAct,
-    tasks: Vec<(bool, RawKind)>,
-}
-
-fn simple_kind() -> impl Strategy<Value = RawKind> {
-    prop_oneof![
-        3 => (0u8..3).prop_map(RawKind::Yields),
-        3 => (1u8..7).prop_map(RawKind::Complete),
-        2 => (1u8..7).prop_map(RawKind::Fail),
-        1 => (1u8..7).prop_map(RawKind::Panic),
-        2 => Just(RawKind::Forever),
-        1 => ((1u8..4), any::<bool>()).prop_map(|(d, f)| RawKind::Cleanup(d, f)),
-    ]
-}
-
-fn raw_kind() -> impl Strategy<Value = RawKind> {
-    prop_oneof![
-        9 => simple_kind(),
-        1 => (1u8..7).prop_map(RawKind::CancelOwn),
-        1 => ((1u8..7), any::<Index>()).prop_map(|(d, i)| RawKind::CancelOther(d, i)),
-        1 => ((1u8..5), prop::collection::vec((prop::bool::weighted(0.15), simple_kind()), 1..4))
-            .prop_map(|(d, c)| RawKind::Spawn(d, c)),
-    ]
-}
-
-fn raw_act() -> impl Strategy<Value = RawAct> {
-    prop_oneof![
-        4 => (1u8..9).prop_map(RawAct::Complete),
-        1 => (1u8..9).prop_map(RawAct::Fail),
-        1 => (1u8..9).prop_map(RawAct::Panic),
-        1 => (1u8..9).prop_map(RawAct::CancelOwn),
-        2 => Just(RawAct::Forever),
-    ]
-}
-
-fn raw_scope() -> impl Strategy<Value = RawScope> {
-    (
-        any::<Index>(),
-        prop::bool::weighted(0.3),
-        prop::bool::weighted(0.1),
-        prop::option::weighted(0.5, any::<Index>()),
-        prop::option::weighted(0.25, 2u8..11),
-        prop::option::weighted(0.25, 1u8..4),
-        prop::option::weighted(0.2, 1u8..4),
-        prop::bool::weighted(0.3),
-        raw_act(),
-        prop::collection::vec((prop::bool::weighted(0.12), raw_kind()), 0..5),
-    )
-        .prop_map(
-            |(
-                nest,
-                in_body,
-                shielded_host,
-                link,
-                deadline,
-                grace,
-                limit,
-                supervise,
-                body,
-                tasks,
-            )| RawScope {
-                nest,
-                in_body,
-                shielded_host,
-                link,
-                deadline,
-                grace,
-                limit,
-                supervise,
-                body,
-                tasks,
-            },
-        )
-}
-
-/// Random trees of 1 to `max_scopes` scopes.
-pub(crate) fn case(max_scopes: usize) -> impl Strategy<Value = Case> {
-    (
-        (6u8..13),
-        prop::collection::vec(raw_scope(), 1..=max_scopes),
-    )
-        .prop_map(build)
-}
-
-fn build((root_deadline, raws): (u8, Vec<RawScope>)) -> Case {
-    let n = raws.len();
-    let mut depth = vec![0usize; n];
-    let mut next_task = 0usize;
-    let mut scopes: Vec<ScopeSpec> = Vec::with_capacity(n);
-    // Host tasks (RunScope) are created first, then the other tasks, so the ids of host tasks are
-    // known before the rest; ids only need to be unique.
-    let mut hosts: Vec<Vec<TaskSpec>> = vec![Vec::new(); n];
-    for (i, raw) in raws.iter().enumerate() {
-        let (nest, in_body) = if i == 0 {
-            (None, false)
-        } else {
-            let candidates: Vec<usize> = (0..i).filter(|&p| depth[p] < 3).collect();
-            let p = candidates[raw.nest.index(candidates.len())];
-            depth[i] = depth[p] + 1;
-            (Some(p), raw.in_body)
-        };
-        let link = if i == 0 {
-            None
-        } else {
-            raw.link.map(|l| l.index(i))
-        };
-        let deadline = if i == 0 {
-            Some(u64::from(root_deadline) * 1000 + 900)
-        } else {
-            raw.deadline.map(|d| u64::from(d) * 1000 + 800 + i as u64)
-        };
-        let body = match raw.body {
-            RawAct::Complete(t) => Act::Complete(u64::from(t) * 1000 + 500 + i as u64),
-            RawAct::Fail(t) => Act::Fail(u64::from(t) * 1000 + 500 + i as u64, body_error_id(i)),
-            RawAct::Panic(t) => Act::Panic(u64::from(t) * 1000 + 500 + i as u64, body_error_id(i)),
-            RawAct::CancelOwn(t) => Act::CancelOwn(u64::from(t) * 1000 + 500 + i as u64),
-            RawAct::Forever => Act::Forever,
-        };
-        scopes.push(ScopeSpec {
-            id: i,
-            nest,
-            in_body,
-            link,
-            deadline,
-            grace: raw.grace.map(|g| u64::from(g) * 1000 + 300 + i as u64),
-            limit: raw.limit.map(usize::from),
-            supervise: raw.supervise,
-            body,
-            body_nested: Vec::new(),
-            tasks: Vec::new(),
-        });
-        if let Some(p) = nest {
-            if in_body {
-                scopes[p].body_nested.push(i);
-            } else {
-                let id = next_task;
-                next_task += 1;
-                hosts[p].push(TaskSpec {
-                    id,
-                    shielded: raw.shielded_host,
-                    kind: Kind::RunScope(i),
-                });
-            }
-        }
-    }
-    for (i, raw) in raws.iter().enumerate() {
-        let mut tasks = std::mem::take(&mut hosts[i]);
-        let hosts_here = tasks.len();
-        for (shielded, kind) in &raw.tasks {
-            if next_task >= MAX_TASKS {
-                break;
-            }
-            let t = make_task(*shielded, kind, n, &mut next_task);
-            tasks.push(t);
-        }
-        // Host tasks must never queue: they are spawned first and the limit admits them all.
-        if let Some(l) = &mut scopes[i].limit {
-            *l = (*l).max(hosts_here).max(1);
-        }
-        scopes[i].tasks = tasks;
-    }
-    Case {
-        scopes,
-        tasks: next_task,
-    }
-}
-
-fn make_task(shielded: bool, kind: &RawKind, n_scopes: usize, next: &mut usize) -> TaskSpec {
-    let id = *next;
-    *next += 1;
-    let t = |u: u8| u64::from(u) * 1000 + id as u64;
-    let kind = match kind {
-        RawKind::Yields(k) => Kind::Yields(*k),
-        RawKind::Complete(d) => Kind::Complete(t(*d)),
-        RawKind::Fail(d) => Kind::Fail(t(*d)),
-        RawKind::Panic(d) => Kind::Panic(t(*d)),
-        // A shielded task that never ends would hang every case it is in.
-        RawKind::Forever if shielded => Kind::Complete(t(3)),
-        RawKind::Forever => Kind::Forever,
-        RawKind::CancelOwn(d) => Kind::CancelOwn(t(*d)),
-        RawKind::CancelOther(d, j) => Kind::CancelOther(t(*d), j.index(n_scopes)),
-        RawKind::Spawn(d, children) => {
-            let mut spawned = Vec::new();
-            for (sh, c) in children {
-                if *next >= MAX_TASKS {
-                    break;
-                }
-                spawned.push(make_task(*sh, c, n_scopes, next));
-            }
-            Kind::Spawn(t(*d), spawned)
-        }
-        RawKind::Cleanup(d, fail) => Kind::Cleanup(u64::from(*d) * 1000 + 200 + id as u64, *fail),
-    };
-    TaskSpec { id, shielded, kind }
 }

@@ -100,11 +100,19 @@ async fn aborted_tasks_call_back_into_own_cancelled_group() {
         .await;
     assert_eq!(out.unwrap(), Outcome::Cancelled(CancelReason::Requested));
     assert_eq!(p.cancel_reason(), Some(CancelReason::Child));
-    assert_eq!(probe.ran(), N, "every aborted task's destructor ran before run returned");
+    assert_eq!(
+        probe.ran(),
+        N,
+        "every aborted task's destructor ran before run returned"
+    );
     assert_eq!(probe.created(), N * 2 * CREATED_PER_GROUP);
     assert_eq!(probe.started(), 0, "a spawn after the cancel started");
     assert_eq!(probe.accepted(), 0, "try_spawn after the cancel accepted");
-    assert_eq!(probe.dropped(), probe.created(), "a refused future outlived the scope");
+    assert_eq!(
+        probe.dropped(),
+        probe.created(),
+        "a refused future outlived the scope"
+    );
     for (i, r) in reasons(&probe) {
         let want = if i == 0 {
             CancelReason::Requested
@@ -203,7 +211,11 @@ async fn discarded_body_value_destructor_calls_back_after_cancel() {
         out,
         Ok(Outcome::Cancelled(CancelReason::Requested))
     ));
-    assert_eq!(probe.ran(), 1, "the discarded value was not dropped before run returned");
+    assert_eq!(
+        probe.ran(),
+        1,
+        "the discarded value was not dropped before run returned"
+    );
     assert_eq!(
         reasons(&probe),
         [
@@ -446,7 +458,11 @@ async fn shielded_task_of_dropped_scope_spawns_into_enclosing_group() {
         [(0, 1, Some(CancelReason::Dropped)), (1, 0, None)],
         "(group, len, reason) seen by the destructor"
     );
-    assert_eq!(probe.accepted(), 1, "try_spawn into the running enclosing group");
+    assert_eq!(
+        probe.accepted(),
+        1,
+        "try_spawn into the running enclosing group"
+    );
     assert_eq!(
         probe.started(),
         CREATED_PER_GROUP,
@@ -467,7 +483,10 @@ impl Drop for RunsLinkedScope {
     fn drop(&mut self) {
         let child = CancelScope::new().parent(&self.0);
         let out = futures::executor::block_on(child.run(async { Ok::<_, BoxError>(1) }));
-        self.1.lock().unwrap().push(out.expect("a scope without errors failed"));
+        self.1
+            .lock()
+            .unwrap()
+            .push(out.expect("a scope without errors failed"));
     }
 }
 

@@ -181,3 +181,43 @@ pub(crate) const CREATED_PER_GROUP: usize = 5;
 pub(crate) fn panic_with<P: Any + Send + 'static>(p: P) {
     std::panic::panic_any(p)
 }
+
+/// Runs `f` on the runtime `build` makes, in a thread with an 8 MiB stack, under a 10 s
+/// watchdog; resumes its panic.
+pub(crate) fn wd_rt(
+    name: &'static str,
+    build: fn() -> tokio::runtime::Runtime,
+    f: fn() -> std::pin::Pin<Box<dyn Future<Output = ()>>>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let rt = build();
+                rt.block_on(f());
+                rt.shutdown_timeout(std::time::Duration::from_millis(500));
+            }));
+            let _ = tx.send(());
+            r
+        })
+        .unwrap();
+    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(p)) | Err(p) => std::panic::resume_unwind(p),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("hung: {name}"),
+    }
+}
+
+/// Sets its flag when dropped, after a pause that lets anything racing with it go first.
+pub(crate) struct SlowFlag(pub(crate) Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SlowFlag {
+    fn drop(&mut self) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        self.0.store(true, Ordering::SeqCst);
+    }
+}

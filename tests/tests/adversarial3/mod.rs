@@ -221,3 +221,17 @@ impl Drop for SlowFlag {
         self.0.store(true, Ordering::SeqCst);
     }
 }
+
+/// Keeps the default panic hook quiet for `Payload` panics (the ones these tests cause on
+/// purpose, by the hundred): printing a backtrace for each would make the tests slow.
+pub(crate) fn quiet_payload_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.payload().is::<Payload>() {
+                prev(info);
+            }
+        }));
+    });
+}

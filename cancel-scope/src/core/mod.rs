@@ -349,12 +349,7 @@ impl Core {
     /// Records a panic (the first one is kept) and cancels the group (`Failed`). A panic of a
     /// scope that was dropped unfinished goes to the scope its tasks were handed over to.
     pub(crate) fn record_panic(self: &Arc<Self>, payload: Box<dyn Any + Send>) {
-        let target = handover::panic_target(self);
-        let later = target
-            .lock()
-            .failures
-            .get_or_insert_default()
-            .push_panic(payload);
+        let (target, later) = handover::record_panic_at(self, payload);
         // A later payload is dropped outside the lock: its destructor is user code.
         drop(later);
         cancel::cancel(&target, CancelReason::Failed);

@@ -350,8 +350,9 @@ impl Core {
     /// scope that was dropped unfinished goes to the scope its tasks were handed over to.
     pub(crate) fn record_panic(self: &Arc<Self>, payload: Box<dyn Any + Send>) {
         let (target, later) = handover::record_panic_at(self, payload);
-        // A later payload is dropped outside the lock: its destructor is user code.
-        drop(later);
+        // A later payload is dropped outside the lock: its destructor is user code, and a panic
+        // there is one more later panic.
+        failures::drop_discarded(later);
         cancel::cancel(&target, CancelReason::Failed);
     }
 

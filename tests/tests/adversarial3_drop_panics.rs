@@ -32,9 +32,7 @@ use tokio::sync::Notify;
 mod adversarial;
 mod adversarial3;
 
-use adversarial3::{
-    Count, PanicOnDrop, Payload, catch, panic_with, payload, quiet_payload_panics,
-};
+use adversarial3::{Count, PanicOnDrop, Payload, catch, panic_with, payload, quiet_payload_panics};
 
 both!(
     destructor_panic_at_every_depth_every_place_every_nesting,
@@ -105,7 +103,8 @@ struct Case {
 
 impl Case {
     fn code(&self) -> u32 {
-        1000 + self.target as u32 * 10 + Place::ALL.iter().position(|&p| p == self.place).unwrap() as u32
+        1000 + self.target as u32 * 10
+            + Place::ALL.iter().position(|&p| p == self.place).unwrap() as u32
     }
 }
 
@@ -171,14 +170,20 @@ fn level(k: usize, enclosing: Option<TaskGroup>, ctx: Arc<Ctx>) -> Level {
             return if in_task {
                 tg.spawn(async move {
                     let r = inner.await;
-                    panic_with(format!("level {next} returned {:?}", r.map_err(|e| e.to_string())));
+                    panic_with(format!(
+                        "level {next} returned {:?}",
+                        r.map_err(|e| e.to_string())
+                    ));
                 });
                 scope.run(pending_body()).await
             } else {
                 scope
                     .run(async move {
                         let r = inner.await;
-                        panic_with(format!("level {next} returned {:?}", r.map_err(|e| e.to_string())));
+                        panic_with(format!(
+                            "level {next} returned {:?}",
+                            r.map_err(|e| e.to_string())
+                        ));
                         Ok(())
                     })
                     .await
@@ -302,7 +307,10 @@ async fn run_case(case: Case) -> Result<(), String> {
     let (out, ()) = futures::join!(catch(root), ctl);
     let levels = case.target + 1;
     match out {
-        Ok(r) => Err(format!("the panic was swallowed: {:?}", r.map_err(|e| e.to_string()))),
+        Ok(r) => Err(format!(
+            "the panic was swallowed: {:?}",
+            r.map_err(|e| e.to_string())
+        )),
         Err(p) => match payload(&*p) {
             Ok(n) if n == case.code() => {
                 let dropped = ctx.guards.get();
@@ -327,7 +335,11 @@ async fn destructor_panic_at_every_depth_every_place_every_nesting() {
     let mut total = 0;
     for target in 0..=4 {
         for place in Place::ALL {
-            for nesting in [Nesting::TaskInTask, Nesting::BodyInBody, Nesting::Alternating] {
+            for nesting in [
+                Nesting::TaskInTask,
+                Nesting::BodyInBody,
+                Nesting::Alternating,
+            ] {
                 for linked in [false, true] {
                     let triggers: &[Trigger] = if place.by_itself() {
                         &[Trigger::Itself]

@@ -507,6 +507,22 @@ impl<'a> Sim<'a> {
         let sc = &mut self.scopes[n];
         sc.dropped = true;
         sc.finished = true;
+        // A panic it recorded before the drop is nobody's to resume here: it goes where its
+        // tasks go, to the nearest enclosing scope still running (SPEC rule 4: never swallowed).
+        if let Some(p) = sc.panic.take() {
+            let mut at = self.case.scopes[n].nest;
+            while let Some(e) = at {
+                if !self.scopes[e].dropped {
+                    break;
+                }
+                at = self.case.scopes[e].nest;
+            }
+            if let Some(e) = at {
+                if !self.scopes[e].finished {
+                    self.record_panic(e, p);
+                }
+            }
+        }
         self.abort_tasks(n, true);
         if !body_first {
             self.drop_body(n);

@@ -25,7 +25,7 @@ const OTHER_PARENTS: usize = 20_000;
 
 // sec. 5: "The reason recorded is always the first cause"
 async fn request_from_scope_dropped_by_its_parent_mid_walk_keeps_requested() {
-    for round in 0..5 {
+    for round in 0..3 {
         let others: Vec<CancelScope> = (0..OTHER_PARENTS).map(|_| CancelScope::new()).collect();
         let a = CancelScope::new();
         let tg_a = a.group();
@@ -68,7 +68,11 @@ async fn request_from_scope_dropped_by_its_parent_mid_walk_keeps_requested() {
             "round {round}: B's own request is its first cause"
         );
         for (i, o) in others.iter().enumerate().step_by(997) {
-            assert_eq!(o.group().cancel_reason(), Some(CancelReason::Child), "parent {i}");
+            assert_eq!(
+                o.group().cancel_reason(),
+                Some(CancelReason::Child),
+                "parent {i}"
+            );
         }
     }
 }

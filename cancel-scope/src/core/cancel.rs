@@ -32,6 +32,10 @@
 //!    cancel reached that parent. The origin's reason is reserved under its lock before the
 //!    walk: a parent that reacts to its mark by dropping the origin's scope (or any other cause
 //!    that reaches the origin meanwhile) leaves the origin with that reason, its first cause.
+//!    And a linked group's aborts are requested only once the walk has marked every group it
+//!    reaches ([`Deferred`]'s `aborts`): a task that runs a linked scope, aborted by the mark of
+//!    the group it belongs to, cannot drop that scope (`Dropped`, passed on down as `Parent`)
+//!    before the walk marked it.
 //! 6. A link formed while a walk runs is never missed: the link is recorded under the parent's
 //!    lock, where the walk also reads the children, and the linker checks the parent's state
 //!    under that same lock (see [`links`](super::links)); a parent link found by a walk after
@@ -110,7 +114,7 @@ pub(crate) fn mark(core: &Core, st: &mut State, reason: CancelReason, out: &mut 
     core.span.record("reason", tracing::field::display(reason));
     st.grace = GraceState::decide(&core.grace);
     if st.grace == GraceState::Over {
-        st.abort(Abort::Unshielded);
+        st.abort_at_cancel(Abort::Unshielded, out);
     }
     if let Some(limiter) = &mut st.limit {
         // Queued tasks learn of the cancel when polled: unshielded ones end unstarted.
@@ -250,6 +254,7 @@ impl Walk {
         all.wakers.extend(out.wakers);
         all.notify.extend(out.notify);
         all.releases.extend(out.releases);
+        all.aborts.extend(out.aborts);
         all.run(origin);
         drop(touched);
     }

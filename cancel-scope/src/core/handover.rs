@@ -90,7 +90,7 @@ impl Core {
                 first.notify_self = mark(self, &mut st, CancelReason::Dropped, &mut first);
                 st.phase = Phase::Dropped;
                 st.grace = GraceState::Over;
-                st.abort(Abort::All);
+                st.abort_at_cancel(Abort::All, &mut first);
                 if let Some(limiter) = &mut st.limit {
                     limiter.wake_queued(&mut first.wakers);
                 }

@@ -452,6 +452,18 @@ impl State {
     pub(crate) fn abort(&self, abort: Abort) -> usize {
         abort_tasks(&self.tasks, abort)
     }
+
+    /// Like [`abort`](Self::abort) at a cancel that may walk on along links: a linked group's
+    /// aborts wait in `out` until the walk has marked every group it reaches, so that no task
+    /// it aborts (one that runs a linked scope, say) is dropped before that scope was marked.
+    /// A group without links aborts at once.
+    pub(crate) fn abort_at_cancel(&self, abort: Abort, out: &mut Deferred) -> usize {
+        if self.links.is_some() {
+            grace::collect_aborts(&self.tasks, abort, &mut out.aborts)
+        } else {
+            abort_tasks(&self.tasks, abort)
+        }
+    }
 }
 
 /// Registry slots an idle group keeps; a larger registry is released once no task is alive, so

@@ -235,3 +235,6 @@ pub(crate) fn quiet_payload_panics() {
         }));
     });
 }
+
+/// A boxed `Send` future of `()`.
+pub(crate) type BoxFut = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;

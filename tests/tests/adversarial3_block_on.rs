@@ -144,7 +144,9 @@ async fn block_on_scope_panic_in_member_resumed_by_enclosing_scope_after_its_can
                 tokio::task::yield_now().await;
                 panic_with(Payload(31));
             });
-            let _ = inner.run(std::future::pending::<Result<(), BoxError>>()).await;
+            let _ = inner
+                .run(std::future::pending::<Result<(), BoxError>>())
+                .await;
         });
     });
     let o2 = o.clone();

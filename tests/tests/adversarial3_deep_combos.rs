@@ -415,7 +415,13 @@ async fn run_combo(cfg: Cfg) {
         root = r.map_err(|p| payload(&*p).unwrap_or_else(|e| panic!("resumed {e}")));
     }
     let w = want(cfg);
-    let built = d.groups.lock().unwrap().iter().filter(|g| g.is_some()).count();
+    let built = d
+        .groups
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|g| g.is_some())
+        .count();
     // a deadline on real time may fire before the nest is complete: what was built is checked
     if !(cfg.multi && cfg.event == Event::RootDeadline) {
         assert_eq!(built, N, "{cfg:?}: levels built");
@@ -443,7 +449,10 @@ async fn run_combo(cfg: Cfg) {
         let r = (w.reason)(cfg, k);
         // `None` from `reason` for a level that must be cancelled: Dropped or Failed
         let r = if r.is_none() && cfg.event == Event::LeafDropPanic {
-            if matches!(g.cancel_reason(), Some(CancelReason::Dropped | CancelReason::Failed)) {
+            if matches!(
+                g.cancel_reason(),
+                Some(CancelReason::Dropped | CancelReason::Failed)
+            ) {
                 g.cancel_reason()
             } else {
                 Some(CancelReason::Dropped)
@@ -453,7 +462,10 @@ async fn run_combo(cfg: Cfg) {
         };
         let either = (w.either_dropped)(cfg, k) && g.cancel_reason() == Some(CancelReason::Dropped);
         if g.cancel_reason() != r && !either {
-            bad.push(format!("level {k}: reason {:?}, want {r:?}", g.cancel_reason()));
+            bad.push(format!(
+                "level {k}: reason {:?}, want {r:?}",
+                g.cancel_reason()
+            ));
         }
         if let Some(o) = (w.out)(cfg, k) {
             if outs[k] != o {
@@ -598,9 +610,11 @@ fn star_of_10000_running_children_one_requests() {
                     let groups: Vec<TaskGroup> = children.iter().map(|c| c.group()).collect();
                     let requester = groups[N / 3].clone();
                     let p2 = p.clone();
-                    let runs = futures::future::join_all(children.into_iter().map(|c| {
-                        c.run(std::future::pending::<Result<(), BoxError>>())
-                    }));
+                    let runs = futures::future::join_all(
+                        children
+                            .into_iter()
+                            .map(|c| c.run(std::future::pending::<Result<(), BoxError>>())),
+                    );
                     let (outs, ()) = futures::join!(runs, async move {
                         tokio::task::yield_now().await;
                         requester.cancel();
@@ -735,6 +749,10 @@ async fn reverse_nest(from_root: bool) {
         } else {
             CancelReason::Parent
         };
-        assert_eq!(g.cancel_reason(), Some(want), "level {k} (from root: {from_root})");
+        assert_eq!(
+            g.cancel_reason(),
+            Some(want),
+            "level {k} (from root: {from_root})"
+        );
     }
 }

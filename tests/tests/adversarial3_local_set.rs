@@ -322,8 +322,15 @@ async fn many_interleaved_local_scopes_linked_to_one_parent() {
         })
         .await;
     for (i, (out, flag)) in outs.into_iter().enumerate() {
-        assert_eq!(out, Ok(Outcome::Cancelled(CancelReason::Parent)), "scope {i}");
-        assert!(flag, "scope {i} returned before its nested scope's task was dropped");
+        assert_eq!(
+            out,
+            Ok(Outcome::Cancelled(CancelReason::Parent)),
+            "scope {i}"
+        );
+        assert!(
+            flag,
+            "scope {i} returned before its nested scope's task was dropped"
+        );
     }
     drop(parent);
 }

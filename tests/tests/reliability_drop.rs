@@ -102,7 +102,14 @@ fn run_with_budget(
                         "budget {budget}: the outer scope resumed a panic that was not injected"
                     )));
                 };
-                if !w.log.lock().unwrap().panicked.iter().any(|&(_, p)| p == *id) {
+                if !w
+                    .log
+                    .lock()
+                    .unwrap()
+                    .panicked
+                    .iter()
+                    .any(|&(_, p)| p == *id)
+                {
                     return Err(TestCaseError::fail(format!(
                         "budget {budget}: the outer scope resumed injected panic {id}, which \
                          was never raised"

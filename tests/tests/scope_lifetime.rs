@@ -321,7 +321,7 @@ async fn scope_dropped_in_select_aborts_every_task() {
     // A task leaves the registry right after its future (and the guard in it) was dropped, on
     // its worker: with nobody awaiting the scope, len() reaches 0 just after the drops.
     within("len() back to 0", async {
-        while tg.len() != 0 {
+        while !tg.is_empty() {
             tokio::task::yield_now().await;
         }
     })

@@ -156,13 +156,12 @@ pub(crate) fn record_panic_at(
     loop {
         let next = {
             let mut st = at.lock();
-            match (&st.phase, &st.handover.to) {
-                (Phase::Dropped, Some(to)) => to.clone(),
-                _ => {
-                    let later = st.failures.get_or_insert_default().push_panic(payload);
-                    drop(st);
-                    return (at, later);
-                }
+            if let (Phase::Dropped, Some(to)) = (&st.phase, &st.handover.to) {
+                to.clone()
+            } else {
+                let later = st.failures.get_or_insert_default().push_panic(payload);
+                drop(st);
+                return (at, later);
             }
         };
         at = next;

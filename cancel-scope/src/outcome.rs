@@ -179,8 +179,10 @@ pub(crate) fn decide<T, E: 'static>(finished: Finished, value: Option<T>) -> Sco
         names,
     } = finished;
     if let Some(payload) = panic {
-        drop(errors);
-        drop(value);
+        // Dropped with the unwinding of the first panic: a panic in their destructors is a
+        // later panic and must not replace it.
+        crate::core::failures::drop_discarded(errors);
+        crate::core::failures::drop_discarded(value);
         std::panic::resume_unwind(payload);
     }
     if let Some(errors) = errors {

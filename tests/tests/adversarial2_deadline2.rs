@@ -121,13 +121,17 @@ async fn blocking_queued_counted_by_len() {
     let tg = scope.group();
     let out = scope
         .run(async {
-            let h = tg.spawn(async {
-                tokio::time::sleep(ms(40)).await;
+            // holds the only slot until len() was read (a 40 ms timer could run out before a
+            // 10 ms one is seen on a loaded machine, and the member run)
+            let (release, held) = tokio::sync::oneshot::channel::<()>();
+            let h = tg.spawn(async move {
+                let _ = held.await;
             });
             let hb = tg.spawn_blocking(move || r2.store(true, Ordering::SeqCst));
             tokio::time::sleep(ms(10)).await;
             assert_eq!(tg.len(), 2);
             assert!(!ran.load(Ordering::SeqCst));
+            release.send(()).unwrap();
             assert_eq!(h.await, Some(()));
             assert_eq!(hb.await, Some(()));
             Ok(())

@@ -40,13 +40,17 @@ async fn blocking_queued_abort_outcome() {
     let tg = scope.group();
     let out = scope
         .run(async {
-            let hold = tg.spawn(async {
-                tokio::time::sleep(ms(30)).await;
+            // holds the only slot until the member was aborted (a timer could run out first
+            // on a loaded machine, and the member run before its abort)
+            let (release, held) = tokio::sync::oneshot::channel::<()>();
+            let hold = tg.spawn(async move {
+                let _ = held.await;
             });
             let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let r2 = ran.clone();
             let h = tg.spawn_blocking(move || r2.store(true, std::sync::atomic::Ordering::SeqCst));
             h.abort();
+            release.send(()).unwrap();
             assert_eq!(h.outcome().await, TaskEnd::Aborted);
             assert_eq!(hold.await, Some(()));
             tokio::time::sleep(ms(20)).await;

@@ -4,7 +4,7 @@
 //!
 //! The dropped root runs inside an outer scope's body, so SPEC sec. 2's hand-over is checked too:
 //! when the outer scope returns, every task future of every nested scope must have been dropped
-//! (drop guards). Afterwards every `TaskGroup` handle left behind must be harmless: `cancel`,
+//! (drop guards), and a panic of the dropped tree it resumes must be one that was raised. Afterwards every `TaskGroup` handle left behind must be harmless: `cancel`,
 //! `spawn`, `try_spawn`, `spawn_shielded`, `len`, `cancelled`, `cancel_reason` do not panic, and
 //! nothing spawned on them starts.
 
@@ -23,7 +23,7 @@ use futures::FutureExt;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 use reliability::generate::{Flavor, case};
-use reliability::world::{World, quiet_injected_panics};
+use reliability::world::{PanicId, World, quiet_injected_panics};
 
 /// Polls the inner future at most `budget` times, then drops it (right after a `Pending`).
 /// Resolves to the inner future's output if it completed within the budget.
@@ -86,11 +86,38 @@ fn run_with_budget(
         let outer = CancelScope::new();
         let out = tokio::time::timeout(
             Duration::from_secs(100_000),
-            outer.run(async move { Ok(matches!(root.await, Some(Ok(_)))) }),
+            AssertUnwindSafe(outer.run(async move { Ok(matches!(root.await, Some(Ok(_)))) }))
+                .catch_unwind(),
         )
         .await
         .map_err(|_| TestCaseError::fail(format!("hung with a budget of {budget} polls")))?;
-        let completed = out.unwrap().completed().unwrap_or(false);
+        // A panic recorded in the dropped tree (before or after the drop) is handed over with
+        // it and resumed by the outer scope (SPEC sec. 2 and rule 4): it must be one that an
+        // injected task or body really raised.
+        let completed = match out {
+            Ok(out) => out.unwrap().completed().unwrap_or(false),
+            Err(payload) => {
+                let Some(PanicId(id)) = payload.downcast_ref::<PanicId>() else {
+                    return Err(TestCaseError::fail(format!(
+                        "budget {budget}: the outer scope resumed a panic that was not injected"
+                    )));
+                };
+                if !w
+                    .log
+                    .lock()
+                    .unwrap()
+                    .panicked
+                    .iter()
+                    .any(|&(_, p)| p == *id)
+                {
+                    return Err(TestCaseError::fail(format!(
+                        "budget {budget}: the outer scope resumed injected panic {id}, which \
+                         was never raised"
+                    )));
+                }
+                false
+            }
+        };
         let took = start.elapsed();
         // The outer scope waited for every task of the dropped tree.
         {

@@ -29,7 +29,13 @@
 //! 5. Upwards, ancestors are marked **before** their descendants (the walk first collects the
 //!    ancestors in post-order, then marks them farthest first). So a scope that sees its own
 //!    travelling cancel can never finish, and let its parent finish uncancelled, before the
-//!    cancel reached that parent.
+//!    cancel reached that parent. The origin's reason is reserved under its lock before the
+//!    walk: a parent that reacts to its mark by dropping the origin's scope (or any other cause
+//!    that reaches the origin meanwhile) leaves the origin with that reason, its first cause.
+//!    And a linked group's aborts are requested only once the walk has marked every group it
+//!    reaches ([`Deferred`]'s `aborts`): a task that runs a linked scope, aborted by the mark of
+//!    the group it belongs to, cannot drop that scope (`Dropped`, passed on down as `Parent`)
+//!    before the walk marked it.
 //! 6. A link formed while a walk runs is never missed: the link is recorded under the parent's
 //!    lock, where the walk also reads the children, and the linker checks the parent's state
 //!    under that same lock (see [`links`](super::links)); a parent link found by a walk after
@@ -63,6 +69,12 @@ pub(crate) fn cancel(origin: &Arc<Core>, reason: CancelReason) {
             // reached (or is reaching) everything below.
             return;
         }
+        if travels && !origin.is_cancelled() && st.phase == Phase::Open {
+            // Marked last (invariant 5), but the first cause from now on.
+            if let Some(links) = &mut st.links {
+                links.reserved.get_or_insert(reason);
+            }
+        }
         travels
     };
     let mut walk = Walk::default();
@@ -92,12 +104,18 @@ pub(crate) fn mark(core: &Core, st: &mut State, reason: CancelReason, out: &mut 
     if st.phase != Phase::Open || core.is_cancelled() {
         return false;
     }
+    // A travelling cancel reserved its reason before marking the ancestors: it came first.
+    let reason = st
+        .links
+        .as_mut()
+        .and_then(|links| links.reserved.take())
+        .unwrap_or(reason);
     core.reason.store(reason.to_u8(), Ordering::Release);
     #[cfg(feature = "tracing")]
     core.span.record("reason", tracing::field::display(reason));
     st.grace = GraceState::decide(&core.grace);
     if st.grace == GraceState::Over {
-        st.abort(Abort::Unshielded);
+        st.abort_at_cancel(Abort::Unshielded, out);
     }
     if let Some(limiter) = &mut st.limit {
         // Queued tasks learn of the cancel when polled: unshielded ones end unstarted.
@@ -276,6 +294,7 @@ impl Walk {
         all.wakers.extend(out.wakers);
         all.notify.extend(out.notify);
         all.releases.extend(out.releases);
+        all.aborts.extend(out.aborts);
         all.run(origin);
         drop(touched);
     }

@@ -5,7 +5,7 @@
 use std::task::Waker;
 
 use super::Core;
-use crate::sync::Arc;
+use crate::sync::{AbortHandle, Arc};
 
 /// Work collected under a lock, done once it is released: wakers to wake, `cancelled()`
 /// futures to notify, hand-over targets to release.
@@ -19,12 +19,18 @@ pub(crate) struct Deferred {
     pub(crate) notify: Vec<Arc<Core>>,
     /// Scopes whose handed-over tasks of a dropped nested scope all ended.
     pub(crate) releases: Vec<Arc<Core>>,
+    /// Aborts of linked groups' tasks, requested once a walk has marked every group it
+    /// reaches (see [`mark`](super::cancel::mark)).
+    pub(crate) aborts: Vec<AbortHandle>,
 }
 
 impl Deferred {
     /// Releases hand-over targets (iteratively: a chain of any depth uses no stack), then
     /// fires every wake-up, with no lock held.
     pub(crate) fn run(mut self, origin: &Core) {
+        for handle in self.aborts.drain(..) {
+            handle.abort();
+        }
         if self.releases.is_empty() && self.wakers.is_empty() && self.notify.is_empty() {
             if self.notify_self {
                 origin.notify_cancelled();

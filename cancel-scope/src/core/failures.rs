@@ -4,6 +4,7 @@
 //! The list is created at the first failure, so a group that never fails pays one `None`.
 
 use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::member::names::TaskName;
 
@@ -67,6 +68,12 @@ impl Failures {
         }
     }
 
+    /// Takes the first panic out (a scope dropped unfinished forwards it to the scope it ran
+    /// in).
+    pub(crate) fn take_panic(&mut self) -> Option<Box<dyn Any + Send>> {
+        self.panic.take()
+    }
+
     /// Takes the errors recorded so far out (a race's win: they are not errors of the race), to
     /// be dropped outside the lock.
     pub(crate) fn take_errors(&mut self) -> Option<Box<dyn Any + Send>> {
@@ -87,6 +94,16 @@ impl Failures {
             panic: self.panic,
             names: self.names,
         }
+    }
+}
+
+/// Drops a value nobody will see again while a panic is on its way (an error or a later
+/// panic's payload dropped with the unwinding of the first): a panic in its destructor is one
+/// more later panic, dropped too, so that it never replaces the first.
+pub(crate) fn drop_discarded<T>(value: T) {
+    let mut next = catch_unwind(AssertUnwindSafe(|| drop(value))).err();
+    while let Some(payload) = next {
+        next = catch_unwind(AssertUnwindSafe(|| drop(payload))).err();
     }
 }
 

@@ -99,6 +99,24 @@ pub(crate) fn abort_tasks(tasks: &Registry, abort: Abort) -> usize {
     reached
 }
 
+/// [`abort_tasks`] for later: collects the abort handles of the tasks `abort` reaches into
+/// `out`. Returns how many it reached.
+pub(crate) fn collect_aborts(
+    tasks: &Registry,
+    abort: Abort,
+    out: &mut Vec<crate::sync::AbortHandle>,
+) -> usize {
+    let before = out.len();
+    tasks.for_each(|entry| {
+        if abort.reaches(entry.shield) {
+            if let Some(handle) = &entry.abort {
+                out.push(handle.clone());
+            }
+        }
+    });
+    out.len() - before
+}
+
 impl super::Core {
     /// The grace decided at the cancel (`Undecided` before one).
     pub(crate) fn grace_state(&self) -> GraceState {

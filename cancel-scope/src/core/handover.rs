@@ -81,13 +81,16 @@ impl Core {
         let target = target.filter(|t| t.accept_handover());
         let mut first = Deferred::default();
         let mut walk = Walk::default();
-        let (links, handed_over) = {
+        let (links, handed_over, panic) = {
             let mut st = self.lock();
             if st.phase == Phase::Open {
+                // A panic recorded before the drop (the body's, a task's that already ended):
+                // nobody reads this scope's outcome, so it goes to the scope it ran in.
+                let panic = st.failures.as_mut().and_then(|f| f.take_panic());
                 first.notify_self = mark(self, &mut st, CancelReason::Dropped, &mut first);
                 st.phase = Phase::Dropped;
                 st.grace = GraceState::Over;
-                st.abort(Abort::All);
+                st.abort_at_cancel(Abort::All, &mut first);
                 if let Some(limiter) = &mut st.limit {
                     limiter.wake_queued(&mut first.wakers);
                 }
@@ -102,9 +105,9 @@ impl Core {
                 if handed_over {
                     st.handover.to = target.cloned();
                 }
-                (st.links.take(), handed_over)
+                (st.links.take(), handed_over, panic)
             } else {
-                (None, false)
+                (None, false, None)
             }
         };
         if let (Some(target), false) = (target, handed_over) {
@@ -113,6 +116,14 @@ impl Core {
         walk.run();
         if let Some(links) = links {
             super::links::unlink(*links);
+        }
+        if let Some(payload) = panic {
+            // Recorded while the target still counts this hand-over, so before it can finish.
+            // Without a scope to wait for it, nobody can resume it: dropped.
+            match target {
+                Some(target) => target.record_panic(payload),
+                None => super::failures::drop_discarded(payload),
+            }
         }
         walk.fire(first, self);
     }
@@ -131,19 +142,28 @@ impl Core {
     }
 }
 
-/// Where a panic of `group` is recorded: the group itself, or, for a scope dropped unfinished,
-/// the end of its chain of hand-overs (nobody reads a dropped scope's outcome). Iterative.
-pub(crate) fn panic_target(group: &Arc<Core>) -> Arc<Core> {
+/// Records `payload` where a panic of `group` belongs: the group itself, or, for a scope
+/// dropped unfinished, the end of its chain of hand-overs (nobody reads a dropped scope's
+/// outcome). Iterative. The phase is read under the lock the panic is pushed under, so a panic
+/// never lands in a scope that a concurrent drop has just handed over (`drop_scope` forwards
+/// what was recorded before it). Returns the group that holds it and a later panic's payload,
+/// for the caller to drop outside the lock.
+pub(crate) fn record_panic_at(
+    group: &Arc<Core>,
+    payload: Box<dyn std::any::Any + Send>,
+) -> (Arc<Core>, Option<Box<dyn std::any::Any + Send>>) {
     let mut at = group.clone();
     loop {
         let next = {
-            let st = at.lock();
-            match (&st.phase, &st.handover.to) {
-                (Phase::Dropped, Some(to)) => to.clone(),
-                _ => break,
+            let mut st = at.lock();
+            if let (Phase::Dropped, Some(to)) = (&st.phase, &st.handover.to) {
+                to.clone()
+            } else {
+                let later = st.failures.get_or_insert_default().push_panic(payload);
+                drop(st);
+                return (at, later);
             }
         };
         at = next;
     }
-    at
 }

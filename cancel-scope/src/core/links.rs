@@ -25,6 +25,11 @@ pub(crate) struct Links {
     parents: Vec<Link>,
     /// Groups linked to this one as their parent.
     children: Slab<Weak<Core>>,
+    /// The reason of a travelling cancel of this group whose walk is marking the ancestors
+    /// first (invariant 5 of [`cancel`](super::cancel)): reserved under this group's lock
+    /// before the walk starts, so that whatever reaches this group in the meantime (a parent
+    /// that saw its cancel dropping this scope, say) records the request, the first cause.
+    pub(crate) reserved: Option<CancelReason>,
 }
 
 /// This group's place among one parent's children.
@@ -93,7 +98,9 @@ pub(crate) fn link(child: &Arc<Core>, parent: &Arc<Core>) {
 
 /// Removes a finished group from its parents' lists of children.
 pub(crate) fn unlink(links: Links) {
-    let Links { parents, children } = links;
+    let Links {
+        parents, children, ..
+    } = links;
     // The children keep their (now dead) `Weak` to this group; they unlink from nothing.
     drop(children);
     for link in parents {

@@ -5,7 +5,6 @@
 //!
 //! [`TaskGroup::deadline`]: crate::TaskGroup::deadline
 
-
 use tokio::time::Instant;
 
 use super::cancel::AddressSet;

@@ -38,7 +38,6 @@ pub(crate) mod runtime;
 use std::any::Any;
 use std::task::Waker;
 
-
 pub(crate) use self::deferred::Deferred;
 use self::failures::{Failures, Taken};
 use self::grace::{Abort, GraceSetting, GraceState, Shield, abort_tasks};
@@ -351,14 +350,10 @@ impl Core {
     /// Records a panic (the first one is kept) and cancels the group (`Failed`). A panic of a
     /// scope that was dropped unfinished goes to the scope its tasks were handed over to.
     pub(crate) fn record_panic(self: &Arc<Self>, payload: Box<dyn Any + Send>) {
-        let target = handover::panic_target(self);
-        let later = target
-            .lock()
-            .failures
-            .get_or_insert_default()
-            .push_panic(payload);
-        // A later payload is dropped outside the lock: its destructor is user code.
-        drop(later);
+        let (target, later) = handover::record_panic_at(self, payload);
+        // A later payload is dropped outside the lock: its destructor is user code, and a panic
+        // there is one more later panic.
+        failures::drop_discarded(later);
         cancel::cancel(&target, CancelReason::Failed);
     }
 
@@ -453,5 +448,17 @@ impl State {
     /// Aborts the tasks `abort` reaches; returns how many.
     pub(crate) fn abort(&self, abort: Abort) -> usize {
         abort_tasks(&self.tasks, abort)
+    }
+
+    /// Like [`abort`](Self::abort) at a cancel that may walk on along links: a linked group's
+    /// aborts wait in `out` until the walk has marked every group it reaches, so that no task
+    /// it aborts (one that runs a linked scope, say) is dropped before that scope was marked.
+    /// A group without links aborts at once.
+    pub(crate) fn abort_at_cancel(&self, abort: Abort, out: &mut Deferred) -> usize {
+        if self.links.is_some() {
+            grace::collect_aborts(&self.tasks, abort, &mut out.aborts)
+        } else {
+            abort_tasks(&self.tasks, abort)
+        }
     }
 }

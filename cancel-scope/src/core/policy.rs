@@ -11,6 +11,8 @@
 //! through [`Core::record_task_error`]. The policy lives behind the group's lock, which recording
 //! an error takes anyway: a group that never fails pays nothing for it.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use super::cancel::{Direction, Walk, cancel, mark};
 use super::{Core, Deferred};
 use crate::CancelReason;
@@ -50,9 +52,13 @@ impl Core {
                 cancel(self, CancelReason::Failed);
             }
             ErrorPolicy::Race if self.reason() == Some(CancelReason::RaceWon) => {
-                // Not an error of the race: dropped here, outside the lock (user code).
+                // Not an error of the race: dropped here, outside the lock (user code). A panic
+                // in its destructor is a panic of the task that returned it, like a panic in
+                // the destructor of any output the scope discards.
                 drop(st);
-                drop(error);
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(error))) {
+                    self.record_panic(payload);
+                }
             }
             ErrorPolicy::Supervise | ErrorPolicy::Race => {
                 st.failures

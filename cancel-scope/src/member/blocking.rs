@@ -172,27 +172,33 @@ where
                 // The closure gives its guard back with its value, so the value is handled
                 // here (to the handle, or dropped if the handle is gone) before the guard
                 // leaves the registry: the scope waits for the value's destructor too.
-                // One capture, `f` first: see `Unstarted`.
-                let parts = Unstarted(f, member);
+                let mut job = Job { f: Some(f), member };
                 let join = rt.spawn_blocking(move || {
-                    let Unstarted(f, member) = parts;
-                    let value = run_closure(&member, f, None, name);
-                    (value, member)
+                    let value = job.run(None, name);
+                    (value, job)
                 });
                 core.register(key, join.abort_handle());
-                let (value, member) = match join.await {
+                let (value, job) = match join.await {
                     Ok(done) => done,
                     Err(error) if error.is_panic() => return Err(Ended::Panicked),
                     Err(_) => return Err(Ended::Cancelled),
                 };
-                let value =
-                    value.and_then(
-                        |v| match deliver_to(Ok::<_, ()>(v), task_detach.as_deref()) {
-                            Ok(Some(v)) => Ok(v),
-                            Ok(None) | Err(()) => Err(Ended::Detached),
-                        },
-                    );
-                drop(member);
+                // A value nobody wants is dropped here: a panic in its destructor is a panic
+                // of the member, as for any task's discarded output.
+                let value = value.and_then(|v| {
+                    let delivered = catch_unwind(AssertUnwindSafe(|| {
+                        deliver_to(Ok::<_, ()>(v), task_detach.as_deref())
+                    }));
+                    match delivered {
+                        Ok(Ok(Some(v))) => Ok(v),
+                        Ok(Ok(None) | Err(())) => Err(Ended::Detached),
+                        Err(payload) => {
+                            job.member.core.record_panic(payload);
+                            Err(Ended::Panicked)
+                        }
+                    }
+                });
+                drop(job);
                 value
             }),
             detach,
@@ -200,13 +206,11 @@ where
     } else {
         member.registration = Registration::Registered;
         let task_detach = detach.clone();
-        // One capture, `f` first: see `Unstarted`.
-        let parts = Unstarted(f, member);
+        let mut job = Job { f: Some(f), member };
         let join = runtime.spawn_blocking(move || {
-            let Unstarted(f, member) = parts;
-            let value = run_closure(&member, f, task_detach.as_deref(), name);
+            let value = job.run(task_detach.as_deref(), name);
             // Leaves the registry only now, after a value nobody waits for was dropped.
-            drop(member);
+            drop(job);
             value
         });
         core.register(key, join.abort_handle());
@@ -216,12 +220,41 @@ where
     Ok(handle)
 }
 
-/// The closure and its member guard, as the pool's task captures them. A closure that tokio
-/// never starts (its task aborted by a cancel while it waited for a pool thread) is dropped by
-/// the pool with its captures: fields drop in order, so what `f` captured is dropped before the
-/// guard leaves the registry, and the scope, which waits for the registry, cannot return while
-/// it is alive (SPEC sec. 2).
-struct Unstarted<F>(F, Member);
+/// A closure handed to the blocking pool, with the guard of its registry entry. tokio drops it
+/// unrun when a cancel aborts it while it waits for a pool thread: the closure (what it
+/// captured) is then dropped first, a panic there being a panic of the member, and the guard
+/// only after, so that the scope waits for those destructors too.
+struct Job<F> {
+    f: Option<F>,
+    member: Member,
+}
+
+impl<F> Job<F> {
+    /// Runs the closure (see [`run_closure`]); the guard stays in the job.
+    fn run<E, O>(
+        &mut self,
+        detach: Option<&Detach>,
+        name: Option<TaskName>,
+    ) -> Result<O::Value, Ended>
+    where
+        E: Send + 'static,
+        F: FnOnce() -> O + Send + 'static,
+        O: TaskOutput<E>,
+    {
+        match self.f.take() {
+            Some(f) => run_closure(&self.member, f, detach, name),
+            None => Err(Ended::NotStarted),
+        }
+    }
+}
+
+impl<F> Drop for Job<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.f.take() {
+            drop_unstarted(f, &self.member.core);
+        }
+    }
+}
 
 /// What the pool runs: nothing once the group is cancelled; else `f` in the group's context,
 /// its error or panic recorded, and its value handed on (`detach`: dropped here if its handle is

@@ -90,6 +90,7 @@ impl Future for Notified<'_> {
 
 /// A task's abort handle in the model: tokio's, carried by the runtime code (which compiles
 /// under loom but never runs in a model), or a modelled task's [`AbortFlag`].
+#[derive(Clone)]
 pub(crate) enum AbortHandle {
     /// A real tokio task's handle.
     Runtime(tokio::task::AbortHandle),

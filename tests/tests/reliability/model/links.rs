@@ -116,7 +116,7 @@ impl Sim<'_> {
         }
         // Wake-ups, fired after the walk: the scope's `run`, the tasks waiting for the cancel,
         // the queued ones (they learn of it at their gate).
-        self.fifo.later.push(Wake::Scope(g));
+        // (In the library's order: the queued tasks' wakers, then the scope's.)
         let tasks: Vec<usize> = self.scopes[g].tasks.iter().copied().collect();
         for id in tasks {
             let t = &self.tasks[&id];
@@ -126,6 +126,7 @@ impl Sim<'_> {
                 self.fifo.later_notify.push(Wake::Task(id));
             }
         }
+        self.fifo.later.push(Wake::Scope(g));
         true
     }
 

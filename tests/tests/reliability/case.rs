@@ -179,11 +179,6 @@ impl Case {
         out
     }
 
-    /// Whether any task of the case is of this member kind.
-    pub(crate) fn has_member(&self, m: Member) -> bool {
-        self.all_tasks().iter().any(|(_, t)| t.member == m)
-    }
-
     /// Whether scope `s` needs `run_with_locals`.
     pub(crate) fn has_locals(&self, s: usize) -> bool {
         self.scopes[s]

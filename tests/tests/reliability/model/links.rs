@@ -46,29 +46,58 @@ impl Sim<'_> {
                 }
             }
         }
-        for &g in &up {
+        // Ancestors first, farthest first (the library marks them before the origin).
+        let mut order: Vec<usize> = Vec::new();
+        let mut stack = vec![origin];
+        let mut listed: BTreeSet<usize> = BTreeSet::from([origin]);
+        while let Some(g) = stack.pop() {
+            order.push(g);
+            if self.scopes[g].finished {
+                continue;
+            }
+            for &p in &self.parents[g] {
+                if listed.insert(p) {
+                    stack.push(p);
+                }
+            }
+        }
+        order.reverse();
+        for &g in &order {
             self.mark(g, if g == origin { reason } else { Reason::Child });
         }
-        let from: Vec<usize> = up.iter().copied().collect();
-        self.walk_down(&from, &up);
+        self.walk_down(&order, &up);
         self.wake_later();
     }
 
     /// Marks every open group reachable downwards from `from` (not through finished groups, not
-    /// the groups in `up`) with `Parent`.
+    /// the groups in `up`) with `Parent`, in the library's order (which decides the order of
+    /// the aborts and wake-ups): depth first, each group marked when it is taken off a stack
+    /// that its parent's children were pushed on in link order.
     fn walk_down(&mut self, from: &[usize], up: &BTreeSet<usize>) {
         let mut seen: BTreeSet<usize> = from.iter().copied().collect();
-        let mut stack: Vec<usize> = from
-            .iter()
-            .copied()
-            .filter(|&g| !self.scopes[g].finished)
-            .collect();
-        while let Some(g) = stack.pop() {
-            for c in self.children[g].clone() {
-                if up.contains(&c) || self.scopes[c].finished || !seen.insert(c) {
-                    continue;
-                }
-                self.mark(c, Reason::Parent);
+        let mut stack: Vec<usize> = Vec::new();
+        for &g in from {
+            self.spread_down(g, up, &mut seen, &mut stack);
+        }
+        while let Some(c) = stack.pop() {
+            self.mark(c, Reason::Parent);
+            self.spread_down(c, up, &mut seen, &mut stack);
+        }
+    }
+
+    /// Pushes the open children of `g` not seen yet.
+    fn spread_down(
+        &self,
+        g: usize,
+        up: &BTreeSet<usize>,
+        seen: &mut BTreeSet<usize>,
+        stack: &mut Vec<usize>,
+    ) {
+        if self.scopes[g].finished {
+            return;
+        }
+        for &c in &self.children[g] {
+            if !up.contains(&c) && !self.scopes[c].finished && seen.insert(c) {
                 stack.push(c);
             }
         }
@@ -87,7 +116,7 @@ impl Sim<'_> {
         }
         // Wake-ups, fired after the walk: the scope's `run`, the tasks waiting for the cancel,
         // the queued ones (they learn of it at their gate).
-        self.fifo.later.push(Wake::Scope(g));
+        // (In the library's order: the queued tasks' wakers, then the scope's.)
         let tasks: Vec<usize> = self.scopes[g].tasks.iter().copied().collect();
         for id in tasks {
             let t = &self.tasks[&id];
@@ -97,6 +126,7 @@ impl Sim<'_> {
                 self.fifo.later_notify.push(Wake::Task(id));
             }
         }
+        self.fifo.later.push(Wake::Scope(g));
         true
     }
 

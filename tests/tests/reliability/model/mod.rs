@@ -197,6 +197,8 @@ struct MScope {
     signal_fired: bool,
     grace_end: Option<u64>,
     locals_stopped: bool,
+    /// Local tasks woken since `run` last looked, in the order they were woken.
+    ready: Vec<usize>,
     /// Live members (ids), queued or running, local ones included.
     tasks: BTreeSet<usize>,
     running: usize,

@@ -205,21 +205,30 @@ impl Sim<'_> {
         }
         match self.local_host[s] {
             Some((l, owner)) => {
-                if let Some(t) = self.tasks.get_mut(&l) {
-                    t.ready = true;
-                }
+                self.make_ready(l);
                 self.ready_chain(owner)
             }
             None => Some(self.host[s]),
         }
     }
 
+    /// Puts local task `l` (if spawned) on its scope's ready list, once.
+    pub(super) fn make_ready(&mut self, l: usize) {
+        if let Some(t) = self.tasks.get_mut(&l) {
+            if !t.ready && t.state != TState::Done {
+                t.ready = true;
+                let s = t.scope;
+                self.scopes[s].ready.push(l);
+            }
+        }
+    }
+
     /// Wakes task `t` (a local task through its scope's `run`).
     pub(super) fn wake_task(&mut self, t: usize) {
-        let task = self.tasks.get_mut(&t).unwrap();
+        let task = &self.tasks[&t];
         if task.member == Member::Local {
-            task.ready = true;
             let s = task.scope;
+            self.make_ready(t);
             self.wake_scope(s);
         } else {
             self.wake(Some(t));

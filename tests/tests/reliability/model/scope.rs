@@ -72,15 +72,7 @@ impl Sim<'_> {
             if !self.scopes[s].locals_stopped {
                 // The local tasks woken before this poll, like the library's ready list: one
                 // woken meanwhile is polled at `run`'s next turn.
-                let ready: Vec<usize> = self.scopes[s]
-                    .tasks
-                    .iter()
-                    .copied()
-                    .filter(|id| {
-                        let t = &self.tasks[id];
-                        t.member == Member::Local && t.ready
-                    })
-                    .collect();
+                let ready = std::mem::take(&mut self.scopes[s].ready);
                 for &id in &ready {
                     self.tasks.get_mut(&id).unwrap().ready = false;
                 }

@@ -167,7 +167,7 @@ impl Sim<'_> {
                     // `yield_now`: woken once nothing else is ready (a local task is then
                     // ready for its scope's next look, whatever wakes that).
                     if t.member == Member::Local {
-                        t.ready = true;
+                        self.make_ready(id);
                         self.ready_chain(s);
                     }
                     self.fifo.deferred.push(Wake::Task(id));

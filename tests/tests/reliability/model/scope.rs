@@ -206,6 +206,22 @@ impl Sim<'_> {
         let sc = &mut self.scopes[n];
         sc.dropped = true;
         sc.finished = true;
+        // A panic it recorded is nobody's to resume here: it goes where its tasks go, to the
+        // nearest enclosing scope still running (SPEC sec. 2 and rule 4: never swallowed).
+        if let Some(p) = sc.panic.take() {
+            let mut at = self.case.scopes[n].nest;
+            while let Some(e) = at {
+                if !self.scopes[e].dropped {
+                    break;
+                }
+                at = self.case.scopes[e].nest;
+            }
+            if let Some(e) = at {
+                if !self.scopes[e].finished {
+                    self.record_panic(e, p);
+                }
+            }
+        }
         self.abort_tasks(n, true);
         self.stop_locals(n);
     }

@@ -176,24 +176,31 @@ struct Probe {
 }
 
 /// The task of a spawn: waits for its group's cancel (family none: yields) and returns `v`.
-/// `parked` is set in its first poll that returns `Pending` (waiting for the cancel), so that
-/// the next operation of the order comes after that poll, not during it (a poll running when
-/// the cancel comes may complete the task: SPEC sec. 2).
-fn task(fam: Family, tg: &TaskGroup, v: u32, probe: &Arc<Probe>) -> (BoxTask, Arc<AtomicBool>) {
+/// The receiver hears from its first poll that returns `Pending` (waiting for the cancel), so
+/// that the next operation of the order comes after that poll, not during it (a poll running
+/// when the cancel comes may complete the task: SPEC sec. 2).
+fn task(
+    fam: Family,
+    tg: &TaskGroup,
+    v: u32,
+    probe: &Arc<Probe>,
+) -> (BoxTask, tokio::sync::oneshot::Receiver<()>) {
     let (tg, probe) = (tg.clone(), probe.clone());
-    let parked = Arc::new(AtomicBool::new(false));
-    let p2 = parked.clone();
+    let (parked_tx, parked) = tokio::sync::oneshot::channel::<()>();
     let fut = Box::pin(async move {
         let now = probe.running.fetch_add(1, Ordering::SeqCst) + 1;
         probe.max.fetch_max(now, Ordering::SeqCst);
         if fam == Family::None {
             tokio::task::yield_now().await;
         } else {
+            let mut parked_tx = Some(parked_tx);
             let mut cancelled = std::pin::pin!(tg.cancelled());
             std::future::poll_fn(|cx| {
                 let r = cancelled.as_mut().poll(cx);
                 if r.is_pending() {
-                    p2.store(true, Ordering::SeqCst);
+                    if let Some(tx) = parked_tx.take() {
+                        let _ = tx.send(());
+                    }
                 }
                 r
             })
@@ -205,7 +212,8 @@ fn task(fam: Family, tg: &TaskGroup, v: u32, probe: &Arc<Probe>) -> (BoxTask, Ar
     (fut, parked)
 }
 
-/// Spawns the task of value `v` into `tg`; if it started, waits until it parked.
+/// Spawns the task of value `v` into `tg`; if it started, waits until it parked (a task that
+/// ends without parking drops its sender: the wait ends too).
 async fn spawn_and_park(
     fam: Family,
     tg: &TaskGroup,
@@ -218,9 +226,7 @@ async fn spawn_and_park(
     let h = tg.spawn(fut);
     handles.lock().unwrap().push((v, h));
     if fam != Family::None && !refused {
-        while !parked.load(Ordering::SeqCst) {
-            tokio::task::yield_now().await;
-        }
+        let _ = parked.await;
     }
 }
 

@@ -208,6 +208,8 @@
 //!   links, with its numbered invariants: one lock at a time, no user code under a lock, no
 //!   process-wide lock, ancestors marked before descendants, `cancel()` returning only once every
 //!   reachable group is marked.
+//! - `core/registry.rs`: the live tasks by key, in fixed chunks that never move (sized so that a
+//!   burst of tasks does not make the allocator trim and fault back the heap; see BENCHMARKS.md).
 //! - `core/links.rs` (`parent()` links), `core/handover.rs` (the running scope of a thread,
 //!   and dropped scopes handing their live tasks to the scope they ran in), `core/limit.rs` (the
 //!   FIFO queue of `limit(n)`), `core/grace.rs` (grace decided at the cancel, shielding),

@@ -83,20 +83,30 @@ impl Abort {
     }
 }
 
-/// Requests the abort of every registered task that `abort` reaches (tokio's `abort` runs no
-/// user code: the task is dropped later, by its worker).
-/// Returns how many it reached.
-pub(crate) fn abort_tasks(tasks: &Registry, abort: Abort) -> usize {
+/// Calls `f` with the abort handle of every registered task that `abort` reaches; returns how
+/// many it reached. The one place that decides which tasks an abort reaches.
+fn for_each_reached(
+    tasks: &Registry,
+    abort: Abort,
+    mut f: impl FnMut(&crate::sync::AbortHandle),
+) -> usize {
     let mut reached = 0;
     tasks.for_each(|entry| {
         if abort.reaches(entry.shield) {
             if let Some(handle) = &entry.abort {
-                handle.abort();
+                f(handle);
                 reached += 1;
             }
         }
     });
     reached
+}
+
+/// Requests the abort of every registered task that `abort` reaches (tokio's `abort` runs no
+/// user code: the task is dropped later, by its worker).
+/// Returns how many it reached.
+pub(crate) fn abort_tasks(tasks: &Registry, abort: Abort) -> usize {
+    for_each_reached(tasks, abort, |handle| handle.abort())
 }
 
 /// [`abort_tasks`] for later: collects the abort handles of the tasks `abort` reaches into
@@ -106,15 +116,7 @@ pub(crate) fn collect_aborts(
     abort: Abort,
     out: &mut Vec<crate::sync::AbortHandle>,
 ) -> usize {
-    let before = out.len();
-    tasks.for_each(|entry| {
-        if abort.reaches(entry.shield) {
-            if let Some(handle) = &entry.abort {
-                out.push(handle.clone());
-            }
-        }
-    });
-    out.len() - before
+    for_each_reached(tasks, abort, |handle| out.push(handle.clone()))
 }
 
 impl super::Core {

@@ -106,7 +106,7 @@ fn for_each_reached(
 /// user code: the task is dropped later, by its worker).
 /// Returns how many it reached.
 pub(crate) fn abort_tasks(tasks: &Registry, abort: Abort) -> usize {
-    for_each_reached(tasks, abort, |handle| handle.abort())
+    for_each_reached(tasks, abort, crate::sync::AbortHandle::abort)
 }
 
 /// [`abort_tasks`] for later: collects the abort handles of the tasks `abort` reaches into

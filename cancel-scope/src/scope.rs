@@ -4,11 +4,13 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::runtime::Handle;
 use tokio::time::Instant;
 
+use crate::core::runtime::RuntimeCapture;
 use crate::core::{Core, handover, links};
 #[allow(unused_imports)] // rustdoc links
 use crate::{BoxError, CancelReason, ScopeResult, TaskGroup};
@@ -43,13 +45,57 @@ use crate::{BoxError, CancelReason, ScopeResult, TaskGroup};
 /// ```
 #[must_use = "a `CancelScope` does nothing unless `run`; dropping it cancels its group"]
 pub struct CancelScope<E = BoxError> {
-    guard: ScopeGuard,
+    group: GroupSlot,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     /// `cancel_on` signals (see `signal.rs`), boxed on first use so that a scope without any
     /// stays small.
     pub(crate) signals: crate::signal::Signals,
     _error: PhantomData<fn() -> E>,
+}
+
+/// The scope's group, created when first needed: by [`CancelScope::group`], by an option that
+/// configures the group, or by `run` when something in the body asks for it. A scope that
+/// needs none (an empty one, one that only runs nested scopes) never builds it: see
+/// [`Ungrouped`](handover::Ungrouped).
+pub(crate) struct GroupSlot {
+    guard: OnceLock<ScopeGuard>,
+    /// The runtime current at `new()`, captured for the group (SPEC 2, "Which runtime").
+    runtime: Option<Handle>,
+}
+
+impl GroupSlot {
+    /// The group, created now if it was not yet.
+    fn core(&self) -> &Arc<Core> {
+        &self
+            .guard
+            .get_or_init(|| ScopeGuard::new(self.runtime.clone()))
+            .core
+    }
+
+    /// The group, if it was created.
+    fn get(&self) -> Option<&Arc<Core>> {
+        self.guard.get().map(|guard| &guard.core)
+    }
+}
+
+/// What `run` starts from: the scope's guard if its group was created, else the runtime
+/// captured at `new()`, for a group created later.
+pub(crate) enum Start {
+    /// The group exists.
+    Grouped(ScopeGuard),
+    /// No group yet.
+    Ungrouped(Option<Handle>),
+}
+
+impl Start {
+    /// The guard, creating the group now if it was not yet.
+    pub(crate) fn into_guard(self) -> ScopeGuard {
+        match self {
+            Start::Grouped(guard) => guard,
+            Start::Ungrouped(runtime) => ScopeGuard::new(runtime),
+        }
+    }
 }
 
 /// Cancels and aborts the group if the scope is dropped before it finished, and hands its live
@@ -61,6 +107,38 @@ pub(crate) struct ScopeGuard {
     pub(crate) enclosing: Option<Arc<Core>>,
     /// Cleared once the scope finished, so that a normal end costs no extra lock.
     pub(crate) armed: bool,
+}
+
+impl ScopeGuard {
+    /// The guard of a scope whose body ran without a group until now: its group, created now
+    /// (on `runtime`, captured at `new()`) if nothing created it yet.
+    pub(crate) fn from_ungrouped(
+        ungrouped: handover::Ungrouped,
+        runtime: Option<Handle>,
+    ) -> ScopeGuard {
+        let (core, enclosing) = ungrouped.into_group(runtime);
+        ScopeGuard {
+            core,
+            enclosing,
+            armed: true,
+        }
+    }
+
+    /// A new group on `runtime` (captured at `new()`), in the scope running now.
+    fn new(runtime: Option<Handle>) -> ScopeGuard {
+        let core = Core::with_runtime(RuntimeCapture::with(runtime));
+        // Looked up again when `run` is first polled; until then (a scope dropped before it
+        // ran), the scope the group was created in waits for its tasks.
+        let enclosing = handover::current();
+        if enclosing.is_some() {
+            core.members.set_enclosing(enclosing.as_ref());
+        }
+        ScopeGuard {
+            core,
+            enclosing,
+            armed: true,
+        }
+    }
 }
 
 impl Drop for ScopeGuard {
@@ -102,18 +180,10 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn with_error() -> Self {
-        let core = Core::new();
-        // Looked up again when `run` is first polled; until then (a scope dropped before it
-        // ran), the scope it was created in waits for its tasks.
-        let enclosing = handover::current();
-        if enclosing.is_some() {
-            core.members.set_enclosing(enclosing.as_ref());
-        }
         CancelScope {
-            guard: ScopeGuard {
-                core,
-                enclosing,
-                armed: true,
+            group: GroupSlot {
+                guard: OnceLock::new(),
+                runtime: Handle::try_current().ok(),
             },
             timeout: None,
             deadline: None,
@@ -151,7 +221,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn parent<E2>(self, parent: &TaskGroup<E2>) -> Self {
-        links::link(&self.guard.core, &parent.core);
+        links::link(self.group.core(), &parent.core);
         self
     }
 
@@ -204,7 +274,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// ```
     pub fn deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
-        self.guard.core.members.set_deadline(Some(deadline));
+        self.group.core().members.set_deadline(Some(deadline));
         self
     }
 
@@ -237,7 +307,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn grace(self, grace: Duration) -> Self {
-        self.guard.core.grace.set(grace);
+        self.group.core().grace.set(grace);
         self
     }
 
@@ -274,7 +344,7 @@ impl<E: Send + 'static> CancelScope<E> {
             "CancelScope::limit: the limit must be at least 1, got 0"
         );
         assert!(
-            self.guard.core.set_limit(limit),
+            self.group.core().set_limit(limit),
             "CancelScope::limit: tasks were already spawned into this group without a limit; \
              set the limit before the first spawn"
         );
@@ -285,8 +355,8 @@ impl<E: Send + 'static> CancelScope<E> {
     #[must_use]
     /// Tasks spawned before `run` start at once and are waited for by `run`.
     pub fn group(&self) -> TaskGroup<E> {
-        self.guard.core.runtime.capture();
-        TaskGroup::from_core(self.guard.core.clone())
+        self.group.core().runtime.capture();
+        TaskGroup::from_core(self.group.core().clone())
     }
 
     /// Runs `body` in the caller's task as the scope's body, and returns once the body is done
@@ -305,38 +375,44 @@ impl<E: Send + 'static> CancelScope<E> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        let (guard, timeout, deadline, signals) = self.into_parts();
-        crate::run::run((), guard, timeout, deadline, signals, body)
+        let (start, timeout, deadline, signals) = self.into_parts();
+        crate::run::run((), start, timeout, deadline, signals, body)
     }
 
     /// The parts `run` needs.
     pub(crate) fn into_parts(
         self,
     ) -> (
-        ScopeGuard,
+        Start,
         Option<Duration>,
         Option<Instant>,
         crate::signal::Signals,
     ) {
         let CancelScope {
-            guard,
+            group,
             timeout,
             deadline,
             signals,
             _error,
         } = self;
-        (guard, timeout, deadline, signals)
+        let start = match group.guard.into_inner() {
+            Some(guard) => Start::Grouped(guard),
+            None => Start::Ungrouped(group.runtime),
+        };
+        (start, timeout, deadline, signals)
     }
 }
 
 impl<E> fmt::Debug for CancelScope<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not created for the sake of `Debug`: a scope without a group shows its defaults.
+        let core = self.group.get();
         f.debug_struct("CancelScope")
             .field("timeout", &self.timeout)
             .field("deadline", &self.deadline)
-            .field("grace", &self.guard.core.grace.get())
-            .field("cancel_reason", &self.guard.core.reason())
-            .field("len", &self.guard.core.len())
+            .field("grace", &core.and_then(|c| c.grace.get()))
+            .field("cancel_reason", &core.and_then(|c| c.reason()))
+            .field("len", &core.map_or(0, |c| c.len()))
             .field("signals", &self.signals.len())
             .finish()
     }

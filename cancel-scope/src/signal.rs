@@ -89,7 +89,7 @@ impl Signals {
     }
 
     #[inline]
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.signals.is_none()
     }
 

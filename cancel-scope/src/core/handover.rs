@@ -19,6 +19,7 @@ use std::cell::Cell;
 
 use super::cancel::{Direction, Walk, mark};
 use super::grace::{Abort, GraceState};
+use super::runtime::RuntimeCapture;
 use super::{Core, Deferred, Phase};
 use crate::CancelReason;
 use crate::sync::Arc;
@@ -33,7 +34,32 @@ pub(crate) struct Handover {
 }
 
 thread_local! {
-    static CURRENT: Cell<Option<Arc<Core>>> = const { Cell::new(None) };
+    static CURRENT: Cell<Current> = const { Cell::new(Current::None) };
+}
+
+/// The running scope of a thread, as [`current`] finds it.
+#[derive(Default)]
+enum Current {
+    /// No scope is running on this thread.
+    #[default]
+    None,
+    /// A scope with a group (its body, or one of its tasks, is being polled).
+    Scope(Arc<Core>),
+    /// The body of a scope that has no group yet is being polled (see [`Ungrouped`]).
+    Ungrouped(Ungrouped),
+}
+
+/// The context of a scope whose group is created only when something needs it: `run` of a
+/// scope on which neither [`group`](crate::CancelScope::group) nor an option that configures
+/// the group was called (an empty scope, or one that only runs nested scopes). Nothing can
+/// spawn into it or cancel it, so until a nested scope asks for it as its enclosing scope
+/// ([`current`] creates it then, on the spot), it needs no group at all.
+#[derive(Default)]
+pub(crate) struct Ungrouped {
+    /// The group, once a nested scope asked for it.
+    pub(crate) core: Option<Arc<Core>>,
+    /// The scope this one runs in (found when `run` was first polled).
+    pub(crate) enclosing: Option<Arc<Core>>,
 }
 
 /// Runs `f` with `slot`'s group as the current scope, moving the `Arc` in and back out so a
@@ -41,34 +67,103 @@ thread_local! {
 pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R {
     struct Restore<'a> {
         slot: &'a mut Option<Arc<Core>>,
-        prev: Option<Arc<Core>>,
+        prev: Current,
     }
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
-            let prev = self.prev.take();
-            let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));
+            let prev = std::mem::take(&mut self.prev);
+            let _ = CURRENT.try_with(|c| {
+                if let Current::Scope(core) = c.replace(prev) {
+                    *self.slot = Some(core);
+                }
+            });
         }
     }
     // During thread teardown the slot may be gone: then poll without a current scope.
-    let Ok(prev) = CURRENT.try_with(|c| c.replace(slot.take())) else {
+    let Ok(prev) = CURRENT.try_with(|c| c.replace(Current::from(slot.take()))) else {
         return f();
     };
     let _restore = Restore { slot, prev };
     f()
 }
 
-/// The scope running on this thread, if any.
+/// Runs `f` as the body of a scope without a group (`ungrouped`): a nested scope that asks for
+/// its enclosing scope during `f` creates the group, which is found in `ungrouped.core`
+/// afterwards.
+pub(crate) fn enter_ungrouped<R>(ungrouped: &mut Ungrouped, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a> {
+        ungrouped: &'a mut Ungrouped,
+        prev: Current,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let prev = std::mem::take(&mut self.prev);
+            let _ = CURRENT.try_with(|c| {
+                if let Current::Ungrouped(ungrouped) = c.replace(prev) {
+                    *self.ungrouped = ungrouped;
+                }
+            });
+        }
+    }
+    let entered = CURRENT.try_with(|c| c.replace(Current::Ungrouped(std::mem::take(ungrouped))));
+    let Ok(prev) = entered else {
+        return f();
+    };
+    let _restore = Restore { ungrouped, prev };
+    f()
+}
+
+/// The scope running on this thread, if any. A scope without a group gets its group now.
 #[inline]
 pub(crate) fn current() -> Option<Arc<Core>> {
     CURRENT
         .try_with(|c| {
-            let cur = c.take();
-            let found = cur.clone();
+            let mut cur = c.take();
+            let found = match &mut cur {
+                // Nothing to put back.
+                Current::None => return None,
+                Current::Scope(core) => core.clone(),
+                Current::Ungrouped(ungrouped) => ungrouped.group().clone(),
+            };
             c.set(cur);
-            found
+            Some(found)
         })
         .ok()
         .flatten()
+}
+
+impl From<Option<Arc<Core>>> for Current {
+    fn from(core: Option<Arc<Core>>) -> Self {
+        core.map_or(Current::None, Current::Scope)
+    }
+}
+
+impl Ungrouped {
+    /// The group, created on first use, in the scope this one runs in. Created so (by a nested
+    /// scope), it never spawns, as no `TaskGroup` of it can exist: `group()` was never called
+    /// and `run` consumed the scope. So it captures no runtime.
+    pub(crate) fn group(&mut self) -> &Arc<Core> {
+        let Ungrouped { core, enclosing } = self;
+        core.get_or_insert_with(|| create(None, enclosing))
+    }
+
+    /// The group (created now, on `runtime`, if nothing created it yet) and the scope this one
+    /// runs in.
+    pub(crate) fn into_group(
+        self,
+        runtime: Option<tokio::runtime::Handle>,
+    ) -> (Arc<Core>, Option<Arc<Core>>) {
+        let Ungrouped { core, enclosing } = self;
+        let core = core.unwrap_or_else(|| create(runtime, &enclosing));
+        (core, enclosing)
+    }
+}
+
+/// The group of a scope that ran without one so far.
+fn create(runtime: Option<tokio::runtime::Handle>, enclosing: &Option<Arc<Core>>) -> Arc<Core> {
+    let core = Core::with_runtime(RuntimeCapture::with(runtime));
+    core.members.set_enclosing(enclosing.as_ref());
+    core
 }
 
 impl Core {

@@ -302,7 +302,9 @@ impl<E: Send + 'static> crate::CancelScope<E> {
         E: 'r,
         'a: 'r,
     {
-        let (guard, timeout, deadline, signals) = self.into_parts();
+        let (start, timeout, deadline, signals) = self.into_parts();
+        // Local tasks are members of the group: it is needed from the start.
+        let guard = start.into_guard();
         let core = guard.core.clone();
         {
             let mut inner = locals.lock();
@@ -314,6 +316,7 @@ impl<E: Send + 'static> crate::CancelScope<E> {
             inner.binding = Binding::Bound(core.clone());
         }
         let driver = Driver { locals, core };
-        crate::run::run(driver, guard, timeout, deadline, signals, body)
+        let start = crate::scope::Start::Grouped(guard);
+        crate::run::run(driver, start, timeout, deadline, signals, body)
     }
 }

@@ -25,9 +25,9 @@ use tokio::time::{Instant, Sleep};
 
 use crate::core::cancel::cancel;
 use crate::core::grace::GraceState;
+use crate::core::handover::Ungrouped;
 use crate::core::{Body, CancelSeen, Core, Progress, handover};
 use crate::member::local_driver::LocalDriver;
-use crate::core::handover::Ungrouped;
 use crate::scope::{ScopeGuard, Start};
 use crate::signal::Signals;
 use crate::{CancelReason, Outcome, ScopeResult, outcome};
@@ -56,35 +56,17 @@ where
     let mut guard_slot: Option<ScopeGuard> = None;
     let mut body = pin!(Some(body));
     let mut value: Option<T> = None;
-    // Everything up to the first `.await` runs at the first poll.
-    let guard = match start {
-        Start::Ungrouped(runtime)
-            if timeout.is_none() && deadline.is_none() && signals.is_empty() =>
-        {
-            let ungrouped = Ungrouped {
-                core: None,
-                enclosing: handover::current(),
-            };
-            match run_ungrouped(ungrouped, runtime, body.as_mut()).await {
-                UngroupedEnd::Completed(value) => return Ok(Outcome::Completed(value)),
-                UngroupedEnd::Grouped(guard, polled) => {
-                    let guard = guard_slot.insert(guard);
-                    if let Some(polled) = polled {
-                        settle_body(polled, body.as_mut(), &guard.core, &mut value);
-                    }
-                    guard
-                }
-            }
+    // Everything up to the first `.await` runs at the first poll. A deadline or a signal needs
+    // the group from the start.
+    let start = match start {
+        Start::Ungrouped(_) if timeout.is_some() || deadline.is_some() || !signals.is_empty() => {
+            Start::Grouped(start.into_guard())
         }
-        start => {
-            let guard = guard_slot.insert(start.into_guard());
-            guard.enclosing = handover::current();
-            guard
-                .core
-                .members
-                .set_enclosing(guard.enclosing.as_ref());
-            guard
-        }
+        start => start,
+    };
+    let guard = match begin(start, body.as_mut(), &mut value).await {
+        Begin::Completed(value) => return Ok(Outcome::Completed(value)),
+        Begin::Grouped(guard) => guard_slot.insert(guard),
     };
     let core = &guard.core;
     core.runtime.capture();
@@ -212,6 +194,50 @@ fn settle_body<T, E, F>(
             // panic.
             core.record_panic(payload);
             drop_body(body, core);
+        }
+    }
+}
+
+/// How `run` begins.
+enum Begin<T> {
+    /// The body of a scope without a group returned `Ok`, and no group was ever needed.
+    Completed(T),
+    /// With the group (which a scope without one created when it needed it).
+    Grouped(ScopeGuard),
+}
+
+/// Begins `run` at its first poll: a scope with a group finds the scope it runs in; one without
+/// runs its body without a group as long as it can ([`run_ungrouped`]), and the poll that
+/// needed the group is settled.
+async fn begin<T, E, F>(
+    start: Start,
+    mut body: Pin<&mut Option<F>>,
+    value: &mut Option<T>,
+) -> Begin<T>
+where
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>>,
+{
+    match start {
+        Start::Grouped(mut guard) => {
+            guard.enclosing = handover::current();
+            guard.core.members.set_enclosing(guard.enclosing.as_ref());
+            Begin::Grouped(guard)
+        }
+        Start::Ungrouped(runtime) => {
+            let ungrouped = Ungrouped {
+                core: None,
+                enclosing: handover::current(),
+            };
+            match run_ungrouped(ungrouped, runtime, body.as_mut()).await {
+                UngroupedEnd::Completed(value) => Begin::Completed(value),
+                UngroupedEnd::Grouped(guard, polled) => {
+                    if let Some(polled) = polled {
+                        settle_body(polled, body, &guard.core, value);
+                    }
+                    Begin::Grouped(guard)
+                }
+            }
         }
     }
 }

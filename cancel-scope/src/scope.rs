@@ -153,6 +153,7 @@ impl CancelScope<BoxError> {
     /// A scope whose group's error type is [`BoxError`].
     ///
     /// Captures the current tokio runtime, if any (see the crate docs, "Which runtime").
+    #[inline]
     pub fn new() -> Self {
         Self::with_error()
     }
@@ -179,6 +180,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// assert_eq!(out.unwrap_err().first().to_string(), "disk full");
     /// # }
     /// ```
+    #[inline]
     pub fn with_error() -> Self {
         CancelScope {
             group: GroupSlot {
@@ -371,6 +373,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// Resumes the first panic of the body or of a task, with its original payload, once every
     /// task stopped. Panics if a timeout, deadline or grace is set and the runtime has no time
     /// driver.
+    #[inline]
     pub fn run<T, F>(self, body: F) -> impl Future<Output = ScopeResult<T, E>>
     where
         F: Future<Output = Result<T, E>>,
@@ -380,6 +383,7 @@ impl<E: Send + 'static> CancelScope<E> {
     }
 
     /// The parts `run` needs.
+    #[inline]
     pub(crate) fn into_parts(
         self,
     ) -> (

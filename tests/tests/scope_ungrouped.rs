@@ -109,7 +109,11 @@ async fn nested_scope_dropped_unrun_is_waited_for() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(()));
-    assert_eq!(dropped.get(), 1, "the outer scope returned before the task was dropped");
+    assert_eq!(
+        dropped.get(),
+        1,
+        "the outer scope returned before the task was dropped"
+    );
 }
 
 /// A nested scope whose `run` is dropped inside `select!` in the body of a scope without a
@@ -133,7 +137,11 @@ async fn nested_scope_dropped_in_select_is_waited_for() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(()));
-    assert_eq!(dropped.get(), 1, "the outer scope returned before the task was dropped");
+    assert_eq!(
+        dropped.get(),
+        1,
+        "the outer scope returned before the task was dropped"
+    );
 }
 
 /// A scope without a group of its own is dropped (in `select!`) while a scope nested in it
@@ -165,7 +173,11 @@ async fn dropped_ungrouped_scope_hands_nested_tasks_to_its_enclosing_scope() {
         })
         .await;
     assert_eq!(out.unwrap(), Outcome::Completed(()));
-    assert_eq!(dropped.get(), 1, "the outer scope returned before the task was dropped");
+    assert_eq!(
+        dropped.get(),
+        1,
+        "the outer scope returned before the task was dropped"
+    );
 }
 
 /// A nested scope with tasks that completes normally: the outer scope (whose group it created
@@ -193,7 +205,10 @@ async fn debug_of_a_scope_without_a_group() {
     let shown = format!("{scope:?}");
     assert!(shown.contains("len: 0"), "{shown}");
     assert!(shown.contains("cancel_reason: None"), "{shown}");
-    assert_eq!(scope.run(async { Ok(()) }).await.unwrap(), Outcome::Completed(()));
+    assert_eq!(
+        scope.run(async { Ok(()) }).await.unwrap(),
+        Outcome::Completed(())
+    );
 }
 
 /// SPEC 2, "Which runtime": a scope created on a runtime whose group is first asked for on a
@@ -258,5 +273,8 @@ fn nesting_10000_deep_waits_for_the_innermost_task() {
         .unwrap()
         .join()
         .unwrap();
-    assert_eq!(dropped_after, 1, "the root returned before the innermost task was dropped");
+    assert_eq!(
+        dropped_after, 1,
+        "the root returned before the innermost task was dropped"
+    );
 }

@@ -90,12 +90,14 @@ pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R
 /// Runs `f` as the body of a scope without a group (`ungrouped`): a nested scope that asks for
 /// its enclosing scope during `f` creates the group, which is found in `ungrouped.core`
 /// afterwards.
+#[inline]
 pub(crate) fn enter_ungrouped<R>(ungrouped: &mut Ungrouped, f: impl FnOnce() -> R) -> R {
     struct Restore<'a> {
         ungrouped: &'a mut Ungrouped,
         prev: Current,
     }
     impl Drop for Restore<'_> {
+        #[inline]
         fn drop(&mut self) {
             let prev = std::mem::take(&mut self.prev);
             let _ = CURRENT.try_with(|c| {
@@ -144,7 +146,7 @@ impl Ungrouped {
     /// and `run` consumed the scope. So it captures no runtime.
     pub(crate) fn group(&mut self) -> &Arc<Core> {
         let Ungrouped { core, enclosing } = self;
-        core.get_or_insert_with(|| create(None, enclosing))
+        core.get_or_insert_with(|| create(None, enclosing.as_ref()))
     }
 
     /// The group (created now, on `runtime`, if nothing created it yet) and the scope this one
@@ -154,15 +156,15 @@ impl Ungrouped {
         runtime: Option<tokio::runtime::Handle>,
     ) -> (Arc<Core>, Option<Arc<Core>>) {
         let Ungrouped { core, enclosing } = self;
-        let core = core.unwrap_or_else(|| create(runtime, &enclosing));
+        let core = core.unwrap_or_else(|| create(runtime, enclosing.as_ref()));
         (core, enclosing)
     }
 }
 
 /// The group of a scope that ran without one so far.
-fn create(runtime: Option<tokio::runtime::Handle>, enclosing: &Option<Arc<Core>>) -> Arc<Core> {
+fn create(runtime: Option<tokio::runtime::Handle>, enclosing: Option<&Arc<Core>>) -> Arc<Core> {
     let core = Core::with_runtime(RuntimeCapture::with(runtime));
-    core.members.set_enclosing(enclosing.as_ref());
+    core.members.set_enclosing(enclosing);
     core
 }
 

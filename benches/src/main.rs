@@ -1085,6 +1085,7 @@ fn run_unit(name: &str, n: usize, reps: usize) {
             "joinset_join_all" => drop(rt.block_on(b::policies::joinset_join_all(n))),
             "ours_race" => drop(rt.block_on(b::policies::ours_race(n, 1))),
             "joinset_race" => drop(rt.block_on(b::policies::joinset_race(n, 1))),
+            other if other.starts_with("order_") => order_probe(&rt, other, n),
             other => match sweep_unit(other) {
                 Some((who, size, Some(shape))) => drop(sw::spawn_join(&rt, who, size, shape, n)),
                 Some((who, size, None)) => drop(sw::cancel(&rt, who, size, n)),
@@ -1092,6 +1093,43 @@ fn run_unit(name: &str, n: usize, reps: usize) {
             },
         }
     }
+}
+
+/// `order_SHAPE_SIZE`: 21 rounds of one sweep point three ways in this one process (ours then
+/// `JoinSet` alternating, ours alone, `JoinSet` alone) and the median time of each, to show how
+/// much running the two contenders in one process moves each one's time (the heap one leaves
+/// is the heap the other starts from).
+fn order_probe(rt: &Runtime, name: &str, n: usize) {
+    use sw::Contender::{JoinSet, Ours};
+    let (shape, size) = match sweep_unit(&format!("sweep_{}_ours", &name["order_".len()..])) {
+        Some((_, size, Some(shape))) => (shape, size),
+        _ => panic!("order_SHAPE_SIZE with SHAPE ready or yield, for example order_yield_16"),
+    };
+    let run = |who| sw::spawn_join(rt, who, size, shape, n);
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (mut alt_ours, mut alt_joinset) = (Vec::new(), Vec::new());
+    for round in 0..21 {
+        if round % 2 == 0 {
+            alt_ours.push(run(Ours));
+            alt_joinset.push(run(JoinSet));
+        } else {
+            alt_joinset.push(run(JoinSet));
+            alt_ours.push(run(Ours));
+        }
+    }
+    let alone_ours = (0..21).map(|_| run(Ours)).collect();
+    let alone_joinset = (0..21).map(|_| run(JoinSet)).collect();
+    let (ao, aj) = (median(alt_ours), median(alt_joinset));
+    let (so, sj) = (median(alone_ours), median(alone_joinset));
+    println!(
+        "{name} {n}: alternating ours {ao:?} joinset {aj:?} (ratio {:.3}); alone ours {so:?} \
+         joinset {sj:?} (ratio {:.3})",
+        ao.as_secs_f64() / aj.as_secs_f64(),
+        so.as_secs_f64() / sj.as_secs_f64()
+    );
 }
 
 /// A sweep point as a unit name: `sweep_SHAPE_SIZE_CONTENDER`, for example `sweep_yield_16_ours`

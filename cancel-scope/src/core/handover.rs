@@ -5,8 +5,10 @@
 //! timeout, an aborted task): its `Drop` cannot wait, so it cancels its group, requests the
 //! abort of every task (shielded ones too), and *hands over* the tasks still alive to the scope
 //! it ran in, which waits for them before it returns. That scope is the innermost one whose
-//! body or task was being polled when `run` was first polled (for a scope never run, when it
-//! was created): the thread-local [`current`] scope.
+//! body or task was being polled when `run` was first polled (for a scope never run, when its
+//! group was created: at `group()` or the first option that configures it): the thread-local
+//! [`current`] scope. A scope running its body without a group yet ([`Ungrouped`]) is current
+//! too: the first nested scope that asks for it creates its group.
 //!
 //! A dropped scope counts as one hand-over in its target (`handed_in`) until its last task
 //! ended; then it releases the target (in [`Deferred::run`](super::Deferred::run), iteratively,
@@ -34,19 +36,13 @@ pub(crate) struct Handover {
 }
 
 thread_local! {
-    static CURRENT: Cell<Current> = const { Cell::new(Current::None) };
-}
-
-/// The running scope of a thread, as [`current`] finds it.
-#[derive(Default)]
-enum Current {
-    /// No scope is running on this thread.
-    #[default]
-    None,
-    /// A scope with a group (its body, or one of its tasks, is being polled).
-    Scope(Arc<Core>),
-    /// The body of a scope that has no group yet is being polled (see [`Ungrouped`]).
-    Ungrouped(Ungrouped),
+    /// The running scope with a group (its body, or one of its tasks, is being polled).
+    static CURRENT: Cell<Option<Arc<Core>>> = const { Cell::new(None) };
+    /// The body of a scope without a group being polled, if it is the innermost running scope:
+    /// [`enter_ungrouped`] clears [`CURRENT`] while it runs, so a scope or task entered inside
+    /// it (which sets `CURRENT`) is found first. Two cells, so that a task's poll moves one
+    /// pointer in and out, as it would without this.
+    static UNGROUPED: Cell<Option<Ungrouped>> = const { Cell::new(None) };
 }
 
 /// The context of a scope whose group is created only when something needs it: `run` of a
@@ -67,20 +63,16 @@ pub(crate) struct Ungrouped {
 pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R {
     struct Restore<'a> {
         slot: &'a mut Option<Arc<Core>>,
-        prev: Current,
+        prev: Option<Arc<Core>>,
     }
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
-            let prev = std::mem::take(&mut self.prev);
-            let _ = CURRENT.try_with(|c| {
-                if let Current::Scope(core) = c.replace(prev) {
-                    *self.slot = Some(core);
-                }
-            });
+            let prev = self.prev.take();
+            let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));
         }
     }
     // During thread teardown the slot may be gone: then poll without a current scope.
-    let Ok(prev) = CURRENT.try_with(|c| c.replace(Current::from(slot.take()))) else {
+    let Ok(prev) = CURRENT.try_with(|c| c.replace(slot.take())) else {
         return f();
     };
     let _restore = Restore { slot, prev };
@@ -90,54 +82,67 @@ pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R
 /// Runs `f` as the body of a scope without a group (`ungrouped`): a nested scope that asks for
 /// its enclosing scope during `f` creates the group, which is found in `ungrouped.core`
 /// afterwards.
-#[inline]
 pub(crate) fn enter_ungrouped<R>(ungrouped: &mut Ungrouped, f: impl FnOnce() -> R) -> R {
     struct Restore<'a> {
         ungrouped: &'a mut Ungrouped,
-        prev: Current,
+        prev: Option<Arc<Core>>,
+        prev_ungrouped: Option<Ungrouped>,
     }
     impl Drop for Restore<'_> {
-        #[inline]
         fn drop(&mut self) {
-            let prev = std::mem::take(&mut self.prev);
-            let _ = CURRENT.try_with(|c| {
-                if let Current::Ungrouped(ungrouped) = c.replace(prev) {
+            let (prev, prev_ungrouped) = (self.prev.take(), self.prev_ungrouped.take());
+            let _ = CURRENT.try_with(|c| c.set(prev));
+            let _ = UNGROUPED.try_with(|c| {
+                if let Some(ungrouped) = c.replace(prev_ungrouped) {
                     *self.ungrouped = ungrouped;
                 }
             });
         }
     }
-    let entered = CURRENT.try_with(|c| c.replace(Current::Ungrouped(std::mem::take(ungrouped))));
-    let Ok(prev) = entered else {
+    // During thread teardown the slots may be gone: then poll without a current scope.
+    let Ok(prev) = CURRENT.try_with(Cell::take) else {
         return f();
     };
-    let _restore = Restore { ungrouped, prev };
+    let entered = UNGROUPED.try_with(|c| c.replace(Some(std::mem::take(ungrouped))));
+    let Ok(prev_ungrouped) = entered else {
+        let _ = CURRENT.try_with(|c| c.set(prev));
+        return f();
+    };
+    let _restore = Restore {
+        ungrouped,
+        prev,
+        prev_ungrouped,
+    };
     f()
 }
 
 /// The scope running on this thread, if any. A scope without a group gets its group now.
 #[inline]
 pub(crate) fn current() -> Option<Arc<Core>> {
-    CURRENT
+    let found = CURRENT
         .try_with(|c| {
-            let mut cur = c.take();
-            let found = match &mut cur {
-                // Nothing to put back.
-                Current::None => return None,
-                Current::Scope(core) => core.clone(),
-                Current::Ungrouped(ungrouped) => ungrouped.group().clone(),
-            };
+            let cur = c.take();
+            let found = cur.clone();
             c.set(cur);
+            found
+        })
+        .ok()
+        .flatten();
+    found.or_else(current_ungrouped)
+}
+
+/// The scope without a group whose body is being polled, given its group now, if it is the
+/// innermost running scope (nothing set [`CURRENT`] inside it).
+fn current_ungrouped() -> Option<Arc<Core>> {
+    UNGROUPED
+        .try_with(|c| {
+            let mut cur = c.take()?;
+            let found = cur.group().clone();
+            c.set(Some(cur));
             Some(found)
         })
         .ok()
         .flatten()
-}
-
-impl From<Option<Arc<Core>>> for Current {
-    fn from(core: Option<Arc<Core>>) -> Self {
-        core.map_or(Current::None, Current::Scope)
-    }
 }
 
 impl Ungrouped {

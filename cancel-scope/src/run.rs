@@ -59,7 +59,7 @@ where
     // Everything up to the first `.await` runs at the first poll. A deadline or a signal needs
     // the group from the start.
     let start = match start {
-        Start::Ungrouped(_) if timeout.is_some() || deadline.is_some() || !signals.is_empty() => {
+        Start::Ungrouped(..) if timeout.is_some() || deadline.is_some() || !signals.is_empty() => {
             Start::Grouped(start.into_guard())
         }
         start => start,
@@ -224,7 +224,8 @@ where
             guard.core.members.set_enclosing(guard.enclosing.as_ref());
             Begin::Grouped(guard)
         }
-        Start::Ungrouped(runtime) => {
+        // The scope running at `new()` is replaced by the one running now, at the first poll.
+        Start::Ungrouped(runtime, _) => {
             let ungrouped = Ungrouped {
                 core: None,
                 enclosing: handover::current(),

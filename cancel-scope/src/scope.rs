@@ -62,6 +62,10 @@ pub(crate) struct GroupSlot {
     guard: OnceLock<ScopeGuard>,
     /// The runtime current at `new()`, captured for the group (SPEC 2, "Which runtime").
     runtime: Option<Handle>,
+    /// The scope running at `new()`: until `run` is first polled, the one that waits for the
+    /// tasks of this scope if it is dropped (also when its group is created elsewhere, in a
+    /// `spawn_blocking` closure, say).
+    enclosing: Option<Arc<Core>>,
 }
 
 impl GroupSlot {
@@ -69,7 +73,7 @@ impl GroupSlot {
     fn core(&self) -> &Arc<Core> {
         &self
             .guard
-            .get_or_init(|| ScopeGuard::new(self.runtime.clone()))
+            .get_or_init(|| ScopeGuard::new(self.runtime.clone(), self.enclosing.clone()))
             .core
     }
 
@@ -80,12 +84,12 @@ impl GroupSlot {
 }
 
 /// What `run` starts from: the scope's guard if its group was created, else the runtime
-/// captured at `new()`, for a group created later.
+/// captured at `new()` and the scope running then, for a group created later.
 pub(crate) enum Start {
     /// The group exists.
     Grouped(ScopeGuard),
     /// No group yet.
-    Ungrouped(Option<Handle>),
+    Ungrouped(Option<Handle>, Option<Arc<Core>>),
 }
 
 impl Start {
@@ -93,7 +97,7 @@ impl Start {
     pub(crate) fn into_guard(self) -> ScopeGuard {
         match self {
             Start::Grouped(guard) => guard,
-            Start::Ungrouped(runtime) => ScopeGuard::new(runtime),
+            Start::Ungrouped(runtime, enclosing) => ScopeGuard::new(runtime, enclosing),
         }
     }
 }
@@ -124,12 +128,11 @@ impl ScopeGuard {
         }
     }
 
-    /// A new group on `runtime` (captured at `new()`), in the scope running now.
-    fn new(runtime: Option<Handle>) -> ScopeGuard {
+    /// A new group on `runtime`, in `enclosing` (both found at `new()`).
+    fn new(runtime: Option<Handle>, enclosing: Option<Arc<Core>>) -> ScopeGuard {
         let core = Core::with_runtime(RuntimeCapture::with(runtime));
         // Looked up again when `run` is first polled; until then (a scope dropped before it
-        // ran), the scope the group was created in waits for its tasks.
-        let enclosing = handover::current();
+        // ran), the scope it was created in waits for its tasks.
         if enclosing.is_some() {
             core.members.set_enclosing(enclosing.as_ref());
         }
@@ -182,16 +185,22 @@ impl<E: Send + 'static> CancelScope<E> {
     /// ```
     #[inline]
     pub fn with_error() -> Self {
-        CancelScope {
+        let scope = CancelScope {
             group: GroupSlot {
                 guard: OnceLock::new(),
                 runtime: Handle::try_current().ok(),
+                enclosing: handover::current(),
             },
             timeout: None,
             deadline: None,
             signals: crate::signal::Signals::default(),
             _error: PhantomData,
-        }
+        };
+        // With `tracing`, every scope has its span from `new()`, in the span current then: the
+        // group that holds it is created now.
+        #[cfg(feature = "tracing")]
+        scope.group.core();
+        scope
     }
 
     /// Links this scope to `parent`'s group (its error type is free): when the parent is
@@ -401,7 +410,7 @@ impl<E: Send + 'static> CancelScope<E> {
         } = self;
         let start = match group.guard.into_inner() {
             Some(guard) => Start::Grouped(guard),
-            None => Start::Ungrouped(group.runtime),
+            None => Start::Ungrouped(group.runtime, group.enclosing),
         };
         (start, timeout, deadline, signals)
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cancel_scope::{BoxError, CancelScope};
+use cancel_scope::{BoxError, CancelScope, Outcome};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::with_default;
 use tracing_subscriber::Layer;
@@ -125,4 +125,69 @@ fn scopes_and_tasks_have_parented_spans() {
         Some("a task or the body failed")
     );
     assert_eq!(inner.1.fields.get("errors").map(String::as_str), Some("1"));
+}
+
+/// A scope without a group of its own (one that never needs one, and one whose group a
+/// nested scope creates) is a scope like any other: it has its span, a child of the span of
+/// the scope it runs in, and the scopes nested in it have their spans inside its own.
+#[test]
+fn ungrouped_scopes_have_spans_like_any_scope() {
+    let recorder = Recorder::default();
+    let subscriber = Registry::default().with(recorder.clone());
+    with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let outer = CancelScope::new();
+            let _tg = outer.group();
+            let out = outer
+                .run(async {
+                    // Never needs a group.
+                    let a = CancelScope::new().run(async { Ok(1) }).await;
+                    assert_eq!(a.unwrap(), Outcome::Completed(1));
+                    // Its group is created by the nested scope.
+                    let b = CancelScope::new()
+                        .run(async {
+                            let inner = CancelScope::new();
+                            let tg = inner.group();
+                            tg.spawn(async { Ok::<_, BoxError>(()) });
+                            inner.run(async { Ok(2) }).await.map_err(Into::into)
+                        })
+                        .await;
+                    assert!(b.is_ok());
+                    Ok(())
+                })
+                .await;
+            assert_eq!(out.unwrap(), Outcome::Completed(()));
+        });
+    });
+    let spans = recorder.0.lock().unwrap().clone();
+    let scopes: Vec<(u64, Option<u64>)> = spans
+        .iter()
+        .filter(|(_, info)| info.name == "cancel_scope")
+        .map(|(id, info)| (*id, info.parent))
+        .collect();
+    assert_eq!(
+        scopes.len(),
+        4,
+        "one span per scope (outer, a, b, inner): {scopes:?}"
+    );
+    let outer = scopes
+        .iter()
+        .find(|(_, p)| p.is_none())
+        .expect("the outer scope's span")
+        .0;
+    let children: Vec<u64> = scopes
+        .iter()
+        .filter(|(_, p)| *p == Some(outer))
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(children.len(), 2, "a and b in outer: {scopes:?}");
+    let grandchildren: Vec<u64> = scopes
+        .iter()
+        .filter(|(_, p)| p.is_some_and(|p| children.contains(&p)))
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(grandchildren.len(), 1, "inner in b: {scopes:?}");
 }

@@ -36,13 +36,23 @@ pub(crate) struct Handover {
 }
 
 thread_local! {
+    static RUNNING: Running = const {
+        Running {
+            scope: Cell::new(None),
+            ungrouped: Cell::new(None),
+        }
+    };
+}
+
+/// What runs on this thread: one thread-local, so that finding the current scope is one lookup.
+struct Running {
     /// The running scope with a group (its body, or one of its tasks, is being polled).
-    static CURRENT: Cell<Option<Arc<Core>>> = const { Cell::new(None) };
+    scope: Cell<Option<Arc<Core>>>,
     /// The body of a scope without a group being polled, if it is the innermost running scope:
-    /// [`enter_ungrouped`] clears [`CURRENT`] while it runs, so a scope or task entered inside
-    /// it (which sets `CURRENT`) is found first. Two cells, so that a task's poll moves one
-    /// pointer in and out, as it would without this.
-    static UNGROUPED: Cell<Option<Ungrouped>> = const { Cell::new(None) };
+    /// [`enter_ungrouped`] clears `scope` while it runs, so a scope or task entered inside it
+    /// (which sets `scope`) is found first. Two cells, so that a task's poll moves one pointer
+    /// in and out, as it would without this.
+    ungrouped: Cell<Option<Ungrouped>>,
 }
 
 /// The context of a scope whose group is created only when something needs it: `run` of a
@@ -68,11 +78,11 @@ pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
             let prev = self.prev.take();
-            let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));
+            let _ = RUNNING.try_with(|r| *self.slot = r.scope.replace(prev));
         }
     }
     // During thread teardown the slot may be gone: then poll without a current scope.
-    let Ok(prev) = CURRENT.try_with(|c| c.replace(slot.take())) else {
+    let Ok(prev) = RUNNING.try_with(|r| r.scope.replace(slot.take())) else {
         return f();
     };
     let _restore = Restore { slot, prev };
@@ -85,60 +95,46 @@ pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R
 pub(crate) fn enter_ungrouped<R>(ungrouped: &mut Ungrouped, f: impl FnOnce() -> R) -> R {
     struct Restore<'a> {
         ungrouped: &'a mut Ungrouped,
-        prev: Option<Arc<Core>>,
-        prev_ungrouped: Option<Ungrouped>,
+        prev: (Option<Arc<Core>>, Option<Ungrouped>),
     }
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
-            let (prev, prev_ungrouped) = (self.prev.take(), self.prev_ungrouped.take());
-            let _ = CURRENT.try_with(|c| c.set(prev));
-            let _ = UNGROUPED.try_with(|c| {
-                if let Some(ungrouped) = c.replace(prev_ungrouped) {
+            let (scope, ungrouped) = std::mem::take(&mut self.prev);
+            let _ = RUNNING.try_with(|r| {
+                r.scope.set(scope);
+                if let Some(ungrouped) = r.ungrouped.replace(ungrouped) {
                     *self.ungrouped = ungrouped;
                 }
             });
         }
     }
     // During thread teardown the slots may be gone: then poll without a current scope.
-    let Ok(prev) = CURRENT.try_with(Cell::take) else {
+    let entered = RUNNING.try_with(|r| {
+        let ungrouped = Some(std::mem::take(ungrouped));
+        (r.scope.take(), r.ungrouped.replace(ungrouped))
+    });
+    let Ok(prev) = entered else {
         return f();
     };
-    let entered = UNGROUPED.try_with(|c| c.replace(Some(std::mem::take(ungrouped))));
-    let Ok(prev_ungrouped) = entered else {
-        let _ = CURRENT.try_with(|c| c.set(prev));
-        return f();
-    };
-    let _restore = Restore {
-        ungrouped,
-        prev,
-        prev_ungrouped,
-    };
+    let _restore = Restore { ungrouped, prev };
     f()
 }
 
 /// The scope running on this thread, if any. A scope without a group gets its group now.
 #[inline]
 pub(crate) fn current() -> Option<Arc<Core>> {
-    let found = CURRENT
-        .try_with(|c| {
-            let cur = c.take();
-            let found = cur.clone();
-            c.set(cur);
-            found
-        })
-        .ok()
-        .flatten();
-    found.or_else(current_ungrouped)
-}
-
-/// The scope without a group whose body is being polled, given its group now, if it is the
-/// innermost running scope (nothing set [`CURRENT`] inside it).
-fn current_ungrouped() -> Option<Arc<Core>> {
-    UNGROUPED
-        .try_with(|c| {
-            let mut cur = c.take()?;
-            let found = cur.group().clone();
-            c.set(Some(cur));
+    RUNNING
+        .try_with(|r| {
+            let scope = r.scope.take();
+            if let Some(core) = &scope {
+                let found = core.clone();
+                r.scope.set(scope);
+                return Some(found);
+            }
+            // Nothing with a group inside it: the innermost running scope is the one without.
+            let mut ungrouped = r.ungrouped.take()?;
+            let found = ungrouped.group().clone();
+            r.ungrouped.set(Some(ungrouped));
             Some(found)
         })
         .ok()

@@ -225,9 +225,7 @@
 //!   (`deadline()`, `token()`); `signal.rs`: `cancel_on`.
 //! - `task.rs`: the wrapper future tokio runs for each task; `handle.rs`: the [`TaskHandle`];
 //!   `delivery.rs`: the hand-off of a task's value to its handle;
-//!   `run.rs`: the scope's `run` state machine (a scope whose group was never asked for runs
-//!   its body without one until a nested scope or the body's error or panic needs it; the
-//!   thread's running scope is then a `handover::Ungrouped`); `outcome.rs`: the outcome rules;
+//!   `run.rs`: the scope's `run` state machine; `outcome.rs`: the outcome rules;
 //!   `scope.rs` / `group.rs`: the builder and the handle; `trace.rs`: the `tracing` spans.
 //!
 //! - `sync/`: the locks, atomics, `Notify` and `AbortHandle` the core is built on: `std`'s and

@@ -5,14 +5,7 @@
 //! catching its panic); act once on a cancel (drop the body and a value the cancel discards,
 //! arm the grace timer decided at the cancel); fire the deadline; end the grace; then ask the
 //! group whether every task ended ([`Core::poll_progress`]).
-//!
-//! A scope whose group was never asked for (no `group()`, no option, no local task) first runs
-//! its body without one ([`run_ungrouped`]): nothing can spawn into it or cancel it, so a body
-//! that returns `Ok` ends the scope there, at the cost of a plain future. Its group is created
-//! the moment something needs it (a nested scope asking for its enclosing scope, the body's
-//! error or panic), and the loop above takes over from there.
 
-use std::any::Any;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
@@ -20,17 +13,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::runtime::Handle;
 use tokio::time::{Instant, Sleep};
 
 use crate::core::cancel::cancel;
 use crate::core::grace::GraceState;
-use crate::core::handover::Ungrouped;
 use crate::core::{Body, CancelSeen, Core, Progress, handover};
 use crate::member::local_driver::LocalDriver;
-use crate::scope::{ScopeGuard, Start};
+use crate::scope::ScopeGuard;
 use crate::signal::Signals;
-use crate::{CancelReason, Outcome, ScopeResult, outcome};
+use crate::{CancelReason, ScopeResult, outcome};
 
 /// The state machine of a running scope.
 ///
@@ -39,7 +30,7 @@ use crate::{CancelReason, Outcome, ScopeResult, outcome};
 /// tasks, whose destructors' panics then reach the scope that waits.
 pub(crate) async fn run<T, E, F, L>(
     mut locals: L,
-    start: Start,
+    mut guard: ScopeGuard,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     mut signals: Signals,
@@ -50,30 +41,17 @@ where
     F: Future<Output = Result<T, E>>,
     L: LocalDriver,
 {
-    // Declared before the body, so dropped after it: a `run` dropped unfinished drops its body
-    // (whose nested scopes hand their tasks over to this one) while this scope still accepts
-    // hand-overs, then its guard, which hands everything on.
-    let mut guard_slot: Option<ScopeGuard> = None;
-    let mut body = pin!(Some(body));
-    let mut value: Option<T> = None;
-    // Everything up to the first `.await` runs at the first poll. A deadline or a signal needs
-    // the group from the start.
-    let start = match start {
-        Start::Ungrouped(..) if timeout.is_some() || deadline.is_some() || !signals.is_empty() => {
-            Start::Grouped(start.into_guard())
-        }
-        start => start,
-    };
-    let guard = match begin(start, body.as_mut(), &mut value).await {
-        Begin::Completed(value) => return Ok(Outcome::Completed(value)),
-        Begin::Grouped(guard) => guard_slot.insert(guard),
-    };
+    // Everything up to the first `.await` runs at the first poll.
+    guard.enclosing = handover::current();
     let core = &guard.core;
+    core.members.set_enclosing(guard.enclosing.as_ref());
     core.runtime.capture();
 
+    let mut body = pin!(Some(body));
     // Boxed: most scopes have neither, and the run future stays small without them.
     let mut grace_sleep: Option<Pin<Box<Sleep>>> = None;
     let mut seen = CancelSeen::No;
+    let mut value: Option<T> = None;
 
     let mut deadline_sleep = arm_deadline(core, timeout, deadline);
 
@@ -93,7 +71,22 @@ where
                     let polled = handover::enter(&mut context, || {
                         catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
                     });
-                    settle_body(polled, body.as_mut(), core, &mut value);
+                    match polled {
+                        Ok(Poll::Pending) => {}
+                        Ok(Poll::Ready(result)) => {
+                            drop_body(body.as_mut(), core);
+                            match result {
+                                Ok(v) => value = Some(v),
+                                Err(error) => core.record_error(error),
+                            }
+                        }
+                        Err(payload) => {
+                            // Recorded first: should dropping the body panic too, this one
+                            // stays the first panic.
+                            core.record_panic(payload);
+                            drop_body(body.as_mut(), core);
+                        }
+                    }
                 }
             }
 
@@ -162,135 +155,9 @@ where
     }
     // Finished: nothing for the guard to do. The group's `Core` is released right here.
     guard.armed = false;
-    drop(guard_slot.take());
+    drop(guard);
     drop(context);
     outcome::decide(finished, value)
-}
-
-/// A poll of the body: its result, or the payload of its panic.
-type Polled<T, E> = Result<Poll<Result<T, E>>, Box<dyn Any + Send>>;
-
-/// Acts on a poll of the body: a value is kept for the outcome, an error recorded (it cancels
-/// the group), a panic recorded; an ended body is dropped at once.
-fn settle_body<T, E, F>(
-    polled: Polled<T, E>,
-    body: Pin<&mut Option<F>>,
-    core: &Arc<Core>,
-    value: &mut Option<T>,
-) where
-    E: Send + 'static,
-{
-    match polled {
-        Ok(Poll::Pending) => {}
-        Ok(Poll::Ready(result)) => {
-            drop_body(body, core);
-            match result {
-                Ok(v) => *value = Some(v),
-                Err(error) => core.record_error(error),
-            }
-        }
-        Err(payload) => {
-            // Recorded first: should dropping the body panic too, this one stays the first
-            // panic.
-            core.record_panic(payload);
-            drop_body(body, core);
-        }
-    }
-}
-
-/// How `run` begins.
-enum Begin<T> {
-    /// The body of a scope without a group returned `Ok`, and no group was ever needed.
-    Completed(T),
-    /// With the group (which a scope without one created when it needed it).
-    Grouped(ScopeGuard),
-}
-
-/// Begins `run` at its first poll: a scope with a group finds the scope it runs in; one without
-/// runs its body without a group as long as it can ([`run_ungrouped`]), and the poll that
-/// needed the group is settled.
-async fn begin<T, E, F>(
-    start: Start,
-    mut body: Pin<&mut Option<F>>,
-    value: &mut Option<T>,
-) -> Begin<T>
-where
-    E: Send + 'static,
-    F: Future<Output = Result<T, E>>,
-{
-    match start {
-        Start::Grouped(mut guard) => {
-            guard.enclosing = handover::current();
-            guard.core.members.set_enclosing(guard.enclosing.as_ref());
-            Begin::Grouped(guard)
-        }
-        // The scope running at `new()` is replaced by the one running now, at the first poll.
-        Start::Ungrouped(runtime, _) => {
-            let ungrouped = Ungrouped {
-                core: None,
-                enclosing: handover::current(),
-            };
-            match run_ungrouped(ungrouped, runtime, body.as_mut()).await {
-                UngroupedEnd::Completed(value) => Begin::Completed(value),
-                UngroupedEnd::Grouped(guard, polled) => {
-                    if let Some(polled) = polled {
-                        settle_body(polled, body, &guard.core, value);
-                    }
-                    Begin::Grouped(guard)
-                }
-            }
-        }
-    }
-}
-
-/// How the body of a scope without a group ended, or why it needed one.
-enum UngroupedEnd<T, E> {
-    /// The body returned `Ok` and was dropped, and no group was ever needed.
-    Completed(T),
-    /// The group was needed: created, with the poll that needed it (a nested scope asked for
-    /// the enclosing scope during it, or it ended the body otherwise than with a value), for
-    /// `run` to settle.
-    Grouped(ScopeGuard, Option<Polled<T, E>>),
-}
-
-/// Polls the body of a scope that has no group until it ends with a value (no group was ever
-/// needed) or something needs the group; see the module docs.
-async fn run_ungrouped<T, E, F>(
-    mut ungrouped: Ungrouped,
-    runtime: Option<Handle>,
-    mut body: Pin<&mut Option<F>>,
-) -> UngroupedEnd<T, E>
-where
-    F: Future<Output = Result<T, E>>,
-{
-    let polled = poll_fn(|cx: &mut Context<'_>| {
-        let Some(fut) = body.as_mut().as_pin_mut() else {
-            return Poll::Ready(None);
-        };
-        let polled = handover::enter_ungrouped(&mut ungrouped, || {
-            catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
-        });
-        match polled {
-            Ok(Poll::Pending) if ungrouped.core.is_none() => Poll::Pending,
-            polled => Poll::Ready(Some(polled)),
-        }
-    })
-    .await;
-    if ungrouped.core.is_none() {
-        if let Some(Ok(Poll::Ready(Ok(value)))) = polled {
-            // Dropped here: a panic in the body's destructor is a body panic, which needs the
-            // group after all.
-            match catch_unwind(AssertUnwindSafe(|| body.set(None))) {
-                Ok(()) => return UngroupedEnd::Completed(value),
-                Err(payload) => {
-                    let guard = ScopeGuard::from_ungrouped(ungrouped, runtime);
-                    guard.core.record_panic(payload);
-                    return UngroupedEnd::Grouped(guard, Some(Ok(Poll::Ready(Ok(value)))));
-                }
-            }
-        }
-    }
-    UngroupedEnd::Grouped(ScopeGuard::from_ungrouped(ungrouped, runtime), polled)
 }
 
 /// Records the scope's deadline (the earlier of `timeout` from now and `deadline`) and arms its

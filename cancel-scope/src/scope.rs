@@ -4,13 +4,11 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use crate::core::runtime::RuntimeCapture;
 use crate::core::{Core, handover, links};
 #[allow(unused_imports)] // rustdoc links
 use crate::{BoxError, CancelReason, ScopeResult, TaskGroup};
@@ -45,61 +43,13 @@ use crate::{BoxError, CancelReason, ScopeResult, TaskGroup};
 /// ```
 #[must_use = "a `CancelScope` does nothing unless `run`; dropping it cancels its group"]
 pub struct CancelScope<E = BoxError> {
-    group: GroupSlot,
+    guard: ScopeGuard,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     /// `cancel_on` signals (see `signal.rs`), boxed on first use so that a scope without any
     /// stays small.
     pub(crate) signals: crate::signal::Signals,
     _error: PhantomData<fn() -> E>,
-}
-
-/// The scope's group, created when first needed: by [`CancelScope::group`], by an option that
-/// configures the group, or by `run` when something in the body asks for it. A scope that
-/// needs none (an empty one, one that only runs nested scopes) never builds it: see
-/// [`Ungrouped`](handover::Ungrouped).
-pub(crate) struct GroupSlot {
-    guard: OnceLock<ScopeGuard>,
-    /// The runtime current at `new()`, captured for the group (SPEC 2, "Which runtime").
-    runtime: Option<Handle>,
-    /// The scope running at `new()`: until `run` is first polled, the one that waits for the
-    /// tasks of this scope if it is dropped (also when its group is created elsewhere, in a
-    /// `spawn_blocking` closure, say).
-    enclosing: Option<Arc<Core>>,
-}
-
-impl GroupSlot {
-    /// The group, created now if it was not yet.
-    fn core(&self) -> &Arc<Core> {
-        &self
-            .guard
-            .get_or_init(|| ScopeGuard::new(self.runtime.clone(), self.enclosing.clone()))
-            .core
-    }
-
-    /// The group, if it was created.
-    fn get(&self) -> Option<&Arc<Core>> {
-        self.guard.get().map(|guard| &guard.core)
-    }
-}
-
-/// What `run` starts from: the scope's guard if its group was created, else the runtime
-/// captured at `new()` and the scope running then, for a group created later.
-pub(crate) enum Start {
-    /// The group exists.
-    Grouped(ScopeGuard),
-    /// No group yet.
-    Ungrouped(Option<Handle>, Option<Arc<Core>>),
-}
-
-impl Start {
-    /// The guard, creating the group now if it was not yet.
-    pub(crate) fn into_guard(self) -> ScopeGuard {
-        match self {
-            Start::Grouped(guard) => guard,
-            Start::Ungrouped(runtime, enclosing) => ScopeGuard::new(runtime, enclosing),
-        }
-    }
 }
 
 /// Cancels and aborts the group if the scope is dropped before it finished, and hands its live
@@ -111,37 +61,6 @@ pub(crate) struct ScopeGuard {
     pub(crate) enclosing: Option<Arc<Core>>,
     /// Cleared once the scope finished, so that a normal end costs no extra lock.
     pub(crate) armed: bool,
-}
-
-impl ScopeGuard {
-    /// The guard of a scope whose body ran without a group until now: its group, created now
-    /// (on `runtime`, captured at `new()`) if nothing created it yet.
-    pub(crate) fn from_ungrouped(
-        ungrouped: handover::Ungrouped,
-        runtime: Option<Handle>,
-    ) -> ScopeGuard {
-        let (core, enclosing) = ungrouped.into_group(runtime);
-        ScopeGuard {
-            core,
-            enclosing,
-            armed: true,
-        }
-    }
-
-    /// A new group on `runtime`, in `enclosing` (both found at `new()`).
-    fn new(runtime: Option<Handle>, enclosing: Option<Arc<Core>>) -> ScopeGuard {
-        let core = Core::with_runtime(RuntimeCapture::with(runtime));
-        // Looked up again when `run` is first polled; until then (a scope dropped before it
-        // ran), the scope it was created in waits for its tasks.
-        if enclosing.is_some() {
-            core.members.set_enclosing(enclosing.as_ref());
-        }
-        ScopeGuard {
-            core,
-            enclosing,
-            armed: true,
-        }
-    }
 }
 
 impl Drop for ScopeGuard {
@@ -156,7 +75,6 @@ impl CancelScope<BoxError> {
     /// A scope whose group's error type is [`BoxError`].
     ///
     /// Captures the current tokio runtime, if any (see the crate docs, "Which runtime").
-    #[inline]
     pub fn new() -> Self {
         Self::with_error()
     }
@@ -183,24 +101,25 @@ impl<E: Send + 'static> CancelScope<E> {
     /// assert_eq!(out.unwrap_err().first().to_string(), "disk full");
     /// # }
     /// ```
-    #[inline]
     pub fn with_error() -> Self {
-        let scope = CancelScope {
-            group: GroupSlot {
-                guard: OnceLock::new(),
-                runtime: Handle::try_current().ok(),
-                enclosing: handover::current(),
+        let core = Core::new();
+        // Looked up again when `run` is first polled; until then (a scope dropped before it
+        // ran), the scope it was created in waits for its tasks.
+        let enclosing = handover::current();
+        if enclosing.is_some() {
+            core.members.set_enclosing(enclosing.as_ref());
+        }
+        CancelScope {
+            guard: ScopeGuard {
+                core,
+                enclosing,
+                armed: true,
             },
             timeout: None,
             deadline: None,
             signals: crate::signal::Signals::default(),
             _error: PhantomData,
-        };
-        // With `tracing`, every scope has its span from `new()`, in the span current then: the
-        // group that holds it is created now.
-        #[cfg(feature = "tracing")]
-        scope.group.core();
-        scope
+        }
     }
 
     /// Links this scope to `parent`'s group (its error type is free): when the parent is
@@ -232,7 +151,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn parent<E2>(self, parent: &TaskGroup<E2>) -> Self {
-        links::link(self.group.core(), &parent.core);
+        links::link(&self.guard.core, &parent.core);
         self
     }
 
@@ -285,7 +204,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// ```
     pub fn deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
-        self.group.core().members.set_deadline(Some(deadline));
+        self.guard.core.members.set_deadline(Some(deadline));
         self
     }
 
@@ -318,7 +237,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn grace(self, grace: Duration) -> Self {
-        self.group.core().grace.set(grace);
+        self.guard.core.grace.set(grace);
         self
     }
 
@@ -355,7 +274,7 @@ impl<E: Send + 'static> CancelScope<E> {
             "CancelScope::limit: the limit must be at least 1, got 0"
         );
         assert!(
-            self.group.core().set_limit(limit),
+            self.guard.core.set_limit(limit),
             "CancelScope::limit: tasks were already spawned into this group without a limit; \
              set the limit before the first spawn"
         );
@@ -366,8 +285,8 @@ impl<E: Send + 'static> CancelScope<E> {
     #[must_use]
     /// Tasks spawned before `run` start at once and are waited for by `run`.
     pub fn group(&self) -> TaskGroup<E> {
-        self.group.core().runtime.capture();
-        TaskGroup::from_core(self.group.core().clone())
+        self.guard.core.runtime.capture();
+        TaskGroup::from_core(self.guard.core.clone())
     }
 
     /// Runs `body` in the caller's task as the scope's body, and returns once the body is done
@@ -382,50 +301,42 @@ impl<E: Send + 'static> CancelScope<E> {
     /// Resumes the first panic of the body or of a task, with its original payload, once every
     /// task stopped. Panics if a timeout, deadline or grace is set and the runtime has no time
     /// driver.
-    #[inline]
     pub fn run<T, F>(self, body: F) -> impl Future<Output = ScopeResult<T, E>>
     where
         F: Future<Output = Result<T, E>>,
     {
-        let (start, timeout, deadline, signals) = self.into_parts();
-        crate::run::run((), start, timeout, deadline, signals, body)
+        let (guard, timeout, deadline, signals) = self.into_parts();
+        crate::run::run((), guard, timeout, deadline, signals, body)
     }
 
     /// The parts `run` needs.
-    #[inline]
     pub(crate) fn into_parts(
         self,
     ) -> (
-        Start,
+        ScopeGuard,
         Option<Duration>,
         Option<Instant>,
         crate::signal::Signals,
     ) {
         let CancelScope {
-            group,
+            guard,
             timeout,
             deadline,
             signals,
             _error,
         } = self;
-        let start = match group.guard.into_inner() {
-            Some(guard) => Start::Grouped(guard),
-            None => Start::Ungrouped(group.runtime, group.enclosing),
-        };
-        (start, timeout, deadline, signals)
+        (guard, timeout, deadline, signals)
     }
 }
 
 impl<E> fmt::Debug for CancelScope<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Not created for the sake of `Debug`: a scope without a group shows its defaults.
-        let core = self.group.get();
         f.debug_struct("CancelScope")
             .field("timeout", &self.timeout)
             .field("deadline", &self.deadline)
-            .field("grace", &core.and_then(|c| c.grace.get()))
-            .field("cancel_reason", &core.and_then(|c| c.reason()))
-            .field("len", &core.map_or(0, |c| c.len()))
+            .field("grace", &self.guard.core.grace.get())
+            .field("cancel_reason", &self.guard.core.reason())
+            .field("len", &self.guard.core.len())
             .field("signals", &self.signals.len())
             .finish()
     }

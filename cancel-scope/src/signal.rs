@@ -89,7 +89,7 @@ impl Signals {
     }
 
     #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.signals.is_none()
     }
 

@@ -239,7 +239,11 @@ async fn dropped_body_calls_back_into_linked_child_during_propagation() {
     let child_scope = CancelScope::new().parent(&tg);
     let c = child_scope.group();
     let tg2 = tg.clone();
+    // The cancel comes once the body holds its guard (on multi-thread, a task that only
+    // yielded once could cancel before the body's first poll).
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     tg.spawn(async move {
+        let _ = started_rx.await;
         tokio::task::yield_now().await;
         tg2.cancel();
     });
@@ -247,6 +251,7 @@ async fn dropped_body_calls_back_into_linked_child_during_propagation() {
     let (so, co) = futures::join!(
         scope.run(async move {
             let _cb = CallsBack::new(&[&tg3, &c3], &[0, 1], &probe3);
+            let _ = started_tx.send(());
             std::future::pending::<()>().await;
             Ok::<_, BoxError>(())
         }),

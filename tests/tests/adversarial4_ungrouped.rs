@@ -1,6 +1,8 @@
-//! Adversarial 4: scopes that run their body without a group ("ungrouped": no `group()`, no
-//! option) until something needs one (`run.rs`, `core/handover.rs`). Every SPEC promise must
-//! hold exactly as for a scope with a group:
+//! Adversarial 4: scopes whose group is never asked for ("ungrouped": no `group()`, no option),
+//! written from the SPEC alone against a version that ran such a body without a group until
+//! something needed one (built in wave 3, then reverted: see BENCHMARKS.md, "A scope without a
+//! group"). They stay as the tests any such optimisation must pass; every SPEC promise must hold
+//! exactly as for a scope that uses its group:
 //!
 //! - SPEC 2 "Nothing outlives its scope": nested scopes dropped in every way (unrun, `select!`,
 //!   `timeout`, polled once, inside `futures::join!`, in an aborted task) at several depths of
@@ -16,13 +18,13 @@
 //!   panicked or was dropped mid-poll; inside `spawn_blocking` + `Handle::block_on`, `LocalSet`,
 //!   `block_in_place`, `futures::executor::block_on`.
 //! - The crate docs ("Nothing outlives its scope"): a scope dropped before its `run` was polled
-//!   hands over to "the scope it was created in" (this found a regression of the feature: the
-//!   enclosing scope was looked up when the group was created; fixed, it is found at `new()`).
+//!   hands over to "the scope it was created in" (this found a regression of the lazy group:
+//!   the enclosing scope was looked up when the group was created, not at `new()`).
 //! - SPEC 6 "each scope and task in a span": in `tracing_spans.rs`
 //!   (`ungrouped_scopes_have_spans_like_any_scope`, run with `--features tracing`; it found a
-//!   regression too: a scope without a group had no span; fixed, with `tracing` the group is
-//!   created at `new()`). It lives there because a subscriber set with `with_default` misses
-//!   spans while tests on other threads of the same binary run without one.
+//!   regression of the lazy group too: a scope without a group had no span). It lives there
+//!   because a subscriber set with `with_default` misses spans while tests on other threads of
+//!   the same binary run without one.
 #![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 #[macro_use]

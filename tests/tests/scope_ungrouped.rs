@@ -1,10 +1,11 @@
-//! A scope whose group was never asked for (no `group()`, no option) runs its body without one
-//! until something needs it (`run.rs`, "A scope without a group"). These tests hold such scopes
-//! to every promise of SPEC section 2 and the outcome rules: the body's value, error and panic
+//! Scopes whose group is never asked for (no `group()`, no option: an empty scope, one that
+//! only runs nested scopes). Written for a group created only when something needs it (built
+//! in wave 3 and reverted, see BENCHMARKS.md, "A scope without a group"), they pin what any such
+//! optimisation must keep, against SPEC section 2 and the outcome rules: the body's value, error and panic
 //! (also a panic in the destructor of a body that already returned), nothing outlives the scope
 //! when a nested scope is dropped inside its body (unrun, in `select!`, nested 10,000 deep), a
-//! dropped ungrouped scope hands on what its nested scopes handed to it, and the runtime
-//! captured at `new()` is the one its group spawns on when it is created later.
+//! dropped scope of this kind hands on what its nested scopes handed to it, and the runtime
+//! captured at `new()` is the one the group spawns on when `group()` is called elsewhere.
 
 #[macro_use]
 mod common;

@@ -5,10 +5,8 @@
 //! timeout, an aborted task): its `Drop` cannot wait, so it cancels its group, requests the
 //! abort of every task (shielded ones too), and *hands over* the tasks still alive to the scope
 //! it ran in, which waits for them before it returns. That scope is the innermost one whose
-//! body or task was being polled when `run` was first polled (for a scope never run, when its
-//! group was created: at `group()` or the first option that configures it): the thread-local
-//! [`current`] scope. A scope running its body without a group yet ([`Ungrouped`]) is current
-//! too: the first nested scope that asks for it creates its group.
+//! body or task was being polled when `run` was first polled (for a scope never run, when it
+//! was created): the thread-local [`current`] scope.
 //!
 //! A dropped scope counts as one hand-over in its target (`handed_in`) until its last task
 //! ended; then it releases the target (in [`Deferred::run`](super::Deferred::run), iteratively,
@@ -21,7 +19,6 @@ use std::cell::Cell;
 
 use super::cancel::{Direction, Walk, mark};
 use super::grace::{Abort, GraceState};
-use super::runtime::RuntimeCapture;
 use super::{Core, Deferred, Phase};
 use crate::CancelReason;
 use crate::sync::Arc;
@@ -36,36 +33,7 @@ pub(crate) struct Handover {
 }
 
 thread_local! {
-    static RUNNING: Running = const {
-        Running {
-            scope: Cell::new(None),
-            ungrouped: Cell::new(None),
-        }
-    };
-}
-
-/// What runs on this thread: one thread-local, so that finding the current scope is one lookup.
-struct Running {
-    /// The running scope with a group (its body, or one of its tasks, is being polled).
-    scope: Cell<Option<Arc<Core>>>,
-    /// The body of a scope without a group being polled, if it is the innermost running scope:
-    /// [`enter_ungrouped`] clears `scope` while it runs, so a scope or task entered inside it
-    /// (which sets `scope`) is found first. Two cells, so that a task's poll moves one pointer
-    /// in and out, as it would without this.
-    ungrouped: Cell<Option<Ungrouped>>,
-}
-
-/// The context of a scope whose group is created only when something needs it: `run` of a
-/// scope on which neither [`group`](crate::CancelScope::group) nor an option that configures
-/// the group was called (an empty scope, or one that only runs nested scopes). Nothing can
-/// spawn into it or cancel it, so until a nested scope asks for it as its enclosing scope
-/// ([`current`] creates it then, on the spot), it needs no group at all.
-#[derive(Default)]
-pub(crate) struct Ungrouped {
-    /// The group, once a nested scope asked for it.
-    pub(crate) core: Option<Arc<Core>>,
-    /// The scope this one runs in (found when `run` was first polled).
-    pub(crate) enclosing: Option<Arc<Core>>,
+    static CURRENT: Cell<Option<Arc<Core>>> = const { Cell::new(None) };
 }
 
 /// Runs `f` with `slot`'s group as the current scope, moving the `Arc` in and back out so a
@@ -78,95 +46,29 @@ pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
             let prev = self.prev.take();
-            let _ = RUNNING.try_with(|r| *self.slot = r.scope.replace(prev));
+            let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));
         }
     }
     // During thread teardown the slot may be gone: then poll without a current scope.
-    let Ok(prev) = RUNNING.try_with(|r| r.scope.replace(slot.take())) else {
+    let Ok(prev) = CURRENT.try_with(|c| c.replace(slot.take())) else {
         return f();
     };
     let _restore = Restore { slot, prev };
     f()
 }
 
-/// Runs `f` as the body of a scope without a group (`ungrouped`): a nested scope that asks for
-/// its enclosing scope during `f` creates the group, which is found in `ungrouped.core`
-/// afterwards.
-pub(crate) fn enter_ungrouped<R>(ungrouped: &mut Ungrouped, f: impl FnOnce() -> R) -> R {
-    struct Restore<'a> {
-        ungrouped: &'a mut Ungrouped,
-        prev: (Option<Arc<Core>>, Option<Ungrouped>),
-    }
-    impl Drop for Restore<'_> {
-        fn drop(&mut self) {
-            let (scope, ungrouped) = std::mem::take(&mut self.prev);
-            let _ = RUNNING.try_with(|r| {
-                r.scope.set(scope);
-                if let Some(ungrouped) = r.ungrouped.replace(ungrouped) {
-                    *self.ungrouped = ungrouped;
-                }
-            });
-        }
-    }
-    // During thread teardown the slots may be gone: then poll without a current scope.
-    let entered = RUNNING.try_with(|r| {
-        let ungrouped = Some(std::mem::take(ungrouped));
-        (r.scope.take(), r.ungrouped.replace(ungrouped))
-    });
-    let Ok(prev) = entered else {
-        return f();
-    };
-    let _restore = Restore { ungrouped, prev };
-    f()
-}
-
-/// The scope running on this thread, if any. A scope without a group gets its group now.
+/// The scope running on this thread, if any.
 #[inline]
 pub(crate) fn current() -> Option<Arc<Core>> {
-    RUNNING
-        .try_with(|r| {
-            let scope = r.scope.take();
-            if let Some(core) = &scope {
-                let found = core.clone();
-                r.scope.set(scope);
-                return Some(found);
-            }
-            // Nothing with a group inside it: the innermost running scope is the one without.
-            let mut ungrouped = r.ungrouped.take()?;
-            let found = ungrouped.group().clone();
-            r.ungrouped.set(Some(ungrouped));
-            Some(found)
+    CURRENT
+        .try_with(|c| {
+            let cur = c.take();
+            let found = cur.clone();
+            c.set(cur);
+            found
         })
         .ok()
         .flatten()
-}
-
-impl Ungrouped {
-    /// The group, created on first use, in the scope this one runs in. Created so (by a nested
-    /// scope), it never spawns, as no `TaskGroup` of it can exist: `group()` was never called
-    /// and `run` consumed the scope. So it captures no runtime.
-    pub(crate) fn group(&mut self) -> &Arc<Core> {
-        let Ungrouped { core, enclosing } = self;
-        core.get_or_insert_with(|| create(None, enclosing.as_ref()))
-    }
-
-    /// The group (created now, on `runtime`, if nothing created it yet) and the scope this one
-    /// runs in.
-    pub(crate) fn into_group(
-        self,
-        runtime: Option<tokio::runtime::Handle>,
-    ) -> (Arc<Core>, Option<Arc<Core>>) {
-        let Ungrouped { core, enclosing } = self;
-        let core = core.unwrap_or_else(|| create(runtime, enclosing.as_ref()));
-        (core, enclosing)
-    }
-}
-
-/// The group of a scope that ran without one so far.
-fn create(runtime: Option<tokio::runtime::Handle>, enclosing: Option<&Arc<Core>>) -> Arc<Core> {
-    let core = Core::with_runtime(RuntimeCapture::with(runtime));
-    core.members.set_enclosing(enclosing);
-    core
 }
 
 impl Core {

@@ -20,7 +20,7 @@ pub(crate) struct MemberState {
     /// This scope's own deadline: `deadline(at)` from the builder, then the earlier of it and
     /// `timeout` once `run` started.
     deadline: Mutex<Option<Instant>>,
-    /// The scope this one runs in (found when the group is created, then at `run`'s first poll).
+    /// The scope this one runs in (found at creation, then at `run`'s first poll).
     enclosing: Mutex<Option<Weak<Core>>>,
     /// Whether `enclosing` was ever set (so a scope that never ran inside another skips it).
     has_enclosing: AtomicBool,

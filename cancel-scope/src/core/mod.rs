@@ -160,18 +160,11 @@ pub(crate) fn lock(mutex: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl Core {
-    /// A new group without a runtime (the loom model's tasks are loom threads).
-    #[cfg(all(test, loom))]
     pub(crate) fn new() -> Arc<Core> {
-        Core::with_runtime(RuntimeCapture::with(None))
-    }
-
-    /// A new group that spawns on `runtime`'s capture.
-    pub(crate) fn with_runtime(runtime: RuntimeCapture) -> Arc<Core> {
         Arc::new(Core {
             reason: AtomicU8::new(0),
             notify: Notify::new(),
-            runtime,
+            runtime: RuntimeCapture::new(),
             grace: GraceSetting::new(),
             members: members::MemberState::default(),
             state: Mutex::new(State {

@@ -1,5 +1,5 @@
-//! Which tokio runtime a group spawns on: the handle captured at `new()` (held by the scope until
-//! its group exists), `group()` or the first poll of `run`, whichever first finds one.
+//! Which tokio runtime a group spawns on: the handle captured at `new()`, `group()` or the
+//! first poll of `run`, whichever first finds one.
 //!
 //! The common case (a scope created inside a runtime) stores the handle in a plain field, so
 //! creating a scope costs no `OnceLock` initialisation; the late capture is the fallback.
@@ -17,10 +17,10 @@ pub(crate) struct RuntimeCapture {
 }
 
 impl RuntimeCapture {
-    /// Starts from `early`, a runtime captured before the group existed (at `CancelScope::new`).
-    pub(crate) fn with(early: Option<Handle>) -> Self {
+    /// Captures the runtime current now, if any.
+    pub(crate) fn new() -> Self {
         RuntimeCapture {
-            early,
+            early: Handle::try_current().ok(),
             late: OnceLock::new(),
         }
     }

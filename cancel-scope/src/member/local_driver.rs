@@ -302,9 +302,7 @@ impl<E: Send + 'static> crate::CancelScope<E> {
         E: 'r,
         'a: 'r,
     {
-        let (start, timeout, deadline, signals) = self.into_parts();
-        // Local tasks are members of the group: it is needed from the start.
-        let guard = start.into_guard();
+        let (guard, timeout, deadline, signals) = self.into_parts();
         let core = guard.core.clone();
         {
             let mut inner = locals.lock();
@@ -316,7 +314,6 @@ impl<E: Send + 'static> crate::CancelScope<E> {
             inner.binding = Binding::Bound(core.clone());
         }
         let driver = Driver { locals, core };
-        let start = crate::scope::Start::Grouped(guard);
-        crate::run::run(driver, start, timeout, deadline, signals, body)
+        crate::run::run(driver, guard, timeout, deadline, signals, body)
     }
 }

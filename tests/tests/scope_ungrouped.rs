@@ -30,6 +30,16 @@ both!(
     debug_of_a_scope_without_a_group,
 );
 
+/// A scope (not run) whose group holds one task that keeps `guard` until it is dropped.
+fn scope_holding(guard: Guard) -> CancelScope {
+    let scope = CancelScope::new();
+    scope.group().spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    });
+    scope
+}
+
 /// The body's value, with and without awaits in the body.
 async fn empty_scope_completes_with_the_body_value() {
     let out = CancelScope::new().run(async { Ok(7) }).await;
@@ -99,13 +109,7 @@ async fn nested_scope_dropped_unrun_is_waited_for() {
     let guard = dropped.slow_guard(Duration::from_millis(20));
     let out = CancelScope::new()
         .run(async {
-            let inner = CancelScope::new();
-            let tg = inner.group();
-            tg.spawn(async move {
-                let _guard = guard;
-                std::future::pending::<()>().await;
-            });
-            drop(inner);
+            drop(scope_holding(guard));
             Ok(())
         })
         .await;
@@ -124,12 +128,7 @@ async fn nested_scope_dropped_in_select_is_waited_for() {
     let guard = dropped.slow_guard(Duration::from_millis(20));
     let out = CancelScope::new()
         .run(async {
-            let inner = CancelScope::new();
-            let tg = inner.group();
-            tg.spawn(async move {
-                let _guard = guard;
-                std::future::pending::<()>().await;
-            });
+            let inner = scope_holding(guard);
             tokio::select! {
                 _ = inner.run(std::future::pending::<Result<(), BoxError>>()) => {}
                 () = tokio::time::sleep(short()) => {}
@@ -155,12 +154,7 @@ async fn dropped_ungrouped_scope_hands_nested_tasks_to_its_enclosing_scope() {
     let out = outer
         .run(async {
             let middle = CancelScope::new().run(async {
-                let inner = CancelScope::new();
-                let tg = inner.group();
-                tg.spawn(async move {
-                    let _guard = guard;
-                    std::future::pending::<()>().await;
-                });
+                let inner = scope_holding(guard);
                 let _ = inner
                     .run(std::future::pending::<Result<(), BoxError>>())
                     .await;
@@ -242,11 +236,8 @@ fn nesting_10000_deep_waits_for_the_innermost_task() {
             CancelScope::new()
                 .run(async move {
                     if k + 1 == DEPTH {
-                        let inner = CancelScope::new();
-                        inner.group().spawn(async move {
-                            let _guard = guard;
-                            std::future::pending::<()>().await;
-                        });
+                        // Dropped unrun at the return.
+                        let _inner = scope_holding(guard);
                         return Ok(k);
                     }
                     match level(k + 1, guard).await {

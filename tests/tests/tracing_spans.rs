@@ -53,34 +53,38 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
     }
 }
 
-#[test]
-fn scopes_and_tasks_have_parented_spans() {
+/// The spans created while `test` runs on a current-thread runtime, by id.
+fn spans_of(test: impl std::future::Future<Output = ()>) -> HashMap<u64, SpanInfo> {
     let recorder = Recorder::default();
     let subscriber = Registry::default().with(recorder.clone());
     with_default(subscriber, || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        rt.block_on(async {
-            let outer = CancelScope::new();
-            let outer_tg = outer.group();
-            let result = outer
-                .run(async {
-                    outer_tg.spawn(async { Ok::<_, BoxError>(1) });
-                    let inner = CancelScope::new();
-                    let inner_tg = inner.group();
-                    inner_tg.spawn(async { Err::<(), BoxError>("inner failure".into()) });
-                    let inner_out = inner.run(async { Ok(()) }).await;
-                    assert!(inner_out.is_err());
-                    outer_tg.cancel();
-                    Ok(())
-                })
-                .await;
-            assert!(result.unwrap().is_cancelled());
-        });
+        rt.block_on(test);
     });
+    recorder.0.lock().unwrap().clone()
+}
 
-    let spans = recorder.0.lock().unwrap().clone();
+#[test]
+fn scopes_and_tasks_have_parented_spans() {
+    let spans = spans_of(async {
+        let outer = CancelScope::new();
+        let outer_tg = outer.group();
+        let result = outer
+            .run(async {
+                outer_tg.spawn(async { Ok::<_, BoxError>(1) });
+                let inner = CancelScope::new();
+                let inner_tg = inner.group();
+                inner_tg.spawn(async { Err::<(), BoxError>("inner failure".into()) });
+                let inner_out = inner.run(async { Ok(()) }).await;
+                assert!(inner_out.is_err());
+                outer_tg.cancel();
+                Ok(())
+            })
+            .await;
+        assert!(result.unwrap().is_cancelled());
+    });
     let scopes: Vec<_> = spans
         .iter()
         .filter(|(_, s)| s.name == "cancel_scope")
@@ -132,37 +136,29 @@ fn scopes_and_tasks_have_parented_spans() {
 /// the scope it runs in, and the scopes nested in it have their spans inside its own.
 #[test]
 fn ungrouped_scopes_have_spans_like_any_scope() {
-    let recorder = Recorder::default();
-    let subscriber = Registry::default().with(recorder.clone());
-    with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let outer = CancelScope::new();
-            let _tg = outer.group();
-            let out = outer
-                .run(async {
-                    // Never needs a group.
-                    let a = CancelScope::new().run(async { Ok(1) }).await;
-                    assert_eq!(a.unwrap(), Outcome::Completed(1));
-                    // Its group is created by the nested scope.
-                    let b = CancelScope::new()
-                        .run(async {
-                            let inner = CancelScope::new();
-                            let tg = inner.group();
-                            tg.spawn(async { Ok::<_, BoxError>(()) });
-                            inner.run(async { Ok(2) }).await.map_err(Into::into)
-                        })
-                        .await;
-                    assert!(b.is_ok());
-                    Ok(())
-                })
-                .await;
-            assert_eq!(out.unwrap(), Outcome::Completed(()));
-        });
+    let spans = spans_of(async {
+        let outer = CancelScope::new();
+        let _tg = outer.group();
+        let out = outer
+            .run(async {
+                // Never needs a group.
+                let a = CancelScope::new().run(async { Ok(1) }).await;
+                assert_eq!(a.unwrap(), Outcome::Completed(1));
+                // Its group is created by the nested scope.
+                let b = CancelScope::new()
+                    .run(async {
+                        let inner = CancelScope::new();
+                        let tg = inner.group();
+                        tg.spawn(async { Ok::<_, BoxError>(()) });
+                        inner.run(async { Ok(2) }).await.map_err(Into::into)
+                    })
+                    .await;
+                assert!(b.is_ok());
+                Ok(())
+            })
+            .await;
+        assert_eq!(out.unwrap(), Outcome::Completed(()));
     });
-    let spans = recorder.0.lock().unwrap().clone();
     let scopes: Vec<(u64, Option<u64>)> = spans
         .iter()
         .filter(|(_, info)| info.name == "cancel_scope")

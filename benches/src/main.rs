@@ -1095,17 +1095,22 @@ fn run_unit(name: &str, n: usize, reps: usize) {
     }
 }
 
-/// `order_SHAPE_SIZE`: 21 rounds of one sweep point three ways in this one process (ours then
+/// `order_SHAPE_SIZE` (`mt_order_SHAPE_SIZE` on two workers): 21 rounds of one sweep point three ways in this one process (ours then
 /// `JoinSet` alternating, ours alone, `JoinSet` alone) and the median time of each, to show how
 /// much running the two contenders in one process moves each one's time (the heap one leaves
 /// is the heap the other starts from).
 fn order_probe(rt: &Runtime, name: &str, n: usize) {
     use sw::Contender::{JoinSet, Ours};
     let (shape, size) = match sweep_unit(&format!("sweep_{}_ours", &name["order_".len()..])) {
-        Some((_, size, Some(shape))) => (shape, size),
-        _ => panic!("order_SHAPE_SIZE with SHAPE ready or yield, for example order_yield_16"),
+        Some((_, size, shape)) => (shape, size),
+        _ => panic!(
+            "order_SHAPE_SIZE with SHAPE ready, yield or cancel, for example order_yield_16"
+        ),
     };
-    let run = |who| sw::spawn_join(rt, who, size, shape, n);
+    let run = |who| match shape {
+        Some(shape) => sw::spawn_join(rt, who, size, shape, n),
+        None => sw::cancel(rt, who, size, n),
+    };
     let median = |mut v: Vec<Duration>| {
         v.sort();
         v[v.len() / 2]

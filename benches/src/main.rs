@@ -1086,12 +1086,35 @@ fn run_unit(name: &str, n: usize, reps: usize) {
             "ours_race" => drop(rt.block_on(b::policies::ours_race(n, 1))),
             "joinset_race" => drop(rt.block_on(b::policies::joinset_race(n, 1))),
             other if other.starts_with("order_") => order_probe(&rt, other, n),
+            "cell_sizes" => cell_sizes(&rt),
             other => match sweep_unit(other) {
                 Some((who, size, Some(shape))) => drop(sw::spawn_join(&rt, who, size, shape, n)),
                 Some((who, size, None)) => drop(sw::cancel(&rt, who, size, n)),
                 None => panic!("unknown unit {other}"),
             },
         }
+    }
+}
+
+/// `cell_sizes`: the allocations of one spawn of each sweep future, ours against `JoinSet`
+/// (tokio's task cell, and whatever else a spawn allocates), to show where a future lands among
+/// the cell's size classes.
+fn cell_sizes(rt: &Runtime) {
+    let log = |spawn: &mut dyn FnMut()| {
+        SIZES_LEN.store(0, Ordering::SeqCst);
+        LOG_SIZES.store(true, Ordering::SeqCst);
+        spawn();
+        LOG_SIZES.store(false, Ordering::SeqCst);
+        let k = SIZES_LEN.load(Ordering::SeqCst).min(SIZES.len());
+        (0..k)
+            .map(|i| SIZES[i].load(Ordering::SeqCst).to_string())
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    COUNTING.store(true, Ordering::SeqCst);
+    for size in sw::SIZES {
+        let (ours, theirs) = sw::spawn_sizes(rt, size, &log);
+        println!("{size} B future: ours [{ours}] JoinSet [{theirs}] bytes");
     }
 }
 
@@ -1103,9 +1126,9 @@ fn order_probe(rt: &Runtime, name: &str, n: usize) {
     use sw::Contender::{JoinSet, Ours};
     let (shape, size) = match sweep_unit(&format!("sweep_{}_ours", &name["order_".len()..])) {
         Some((_, size, shape)) => (shape, size),
-        _ => panic!(
-            "order_SHAPE_SIZE with SHAPE ready, yield or cancel, for example order_yield_16"
-        ),
+        _ => {
+            panic!("order_SHAPE_SIZE with SHAPE ready, yield or cancel, for example order_yield_16")
+        }
     };
     let run = |who| match shape {
         Some(shape) => sw::spawn_join(rt, who, size, shape, n),

@@ -139,6 +139,38 @@ macro_rules! with_size {
     };
 }
 
+/// The allocations of one spawn of a parked `size`-byte sweep future, ours then `JoinSet`, as
+/// `log` reports them (it runs the spawn with allocation logging on). For `--unit cell_sizes`.
+pub fn spawn_sizes(
+    rt: &Runtime,
+    size: usize,
+    log: &dyn Fn(&mut dyn FnMut()) -> String,
+) -> (String, String) {
+    fn go<const W: usize>(
+        rt: &Runtime,
+        log: &dyn Fn(&mut dyn FnMut()) -> String,
+    ) -> (String, String) {
+        rt.block_on(async {
+            let scope = CancelScope::new();
+            let tg = scope.group();
+            let mut set = JoinSet::new();
+            // Warmed first, so that only the task's own allocations show.
+            for _ in 0..8 {
+                drop(tg.spawn(async {}));
+                set.spawn(async {});
+            }
+            let ours = log(&mut || drop(tg.spawn(SizedTask::<W>::parked())));
+            let theirs = log(&mut || drop(set.spawn(SizedTask::<W>::parked())));
+            tg.cancel();
+            set.abort_all();
+            let _ = scope.run(async { Ok(()) }).await;
+            while set.join_next().await.is_some() {}
+            (ours, theirs)
+        })
+    }
+    with_size!(size, go(rt, log))
+}
+
 /// Panics unless every sweep future has its nominal size.
 pub fn check_sizes() {
     fn size<const W: usize>(nominal: usize) {

@@ -861,9 +861,13 @@ fn sweep(rep: &mut Report, plan: &Plan, ct: &Runtime, mt: &Runtime) -> (f64, f64
     let names: Vec<&'static str> = contenders.iter().map(|c| c.name()).collect();
     let mut worst = [(0.0_f64, String::new()), (0.0_f64, String::new())];
     let mut series = Vec::new();
-    for (i, (rt, rt_name, rounds)) in [(ct, "ct", plan.rounds), (mt, "mt", plan.sweep_mt_rounds)]
-        .into_iter()
-        .enumerate()
+    // Every round of every contender runs in a process of its own (see `isolated`); the
+    // runtimes passed in serve the other benchmarks.
+    let _ = (ct, mt);
+    for (i, (prefix, rt_name, rounds)) in
+        [("", "ct", plan.rounds), ("mt_", "mt", plan.sweep_mt_rounds)]
+            .into_iter()
+            .enumerate()
     {
         let mut note = |what: String, ratio: f64| {
             if ratio > worst[i].0 {
@@ -876,8 +880,8 @@ fn sweep(rep: &mut Report, plan: &Plan, ct: &Runtime, mt: &Runtime) -> (f64, f64
                 let mut units: Vec<(&'static str, Unit<'_>)> = contenders
                     .iter()
                     .map(|&c| {
-                        let unit: Unit<'_> =
-                            Box::new(move || sw::spawn_join(rt, c, size, shape, N));
+                        let name = format!("{prefix}sweep_{}_{size}_{}", shape.name(), c.name());
+                        let unit: Unit<'_> = Box::new(move || isolated(&name));
                         (c.name(), unit)
                     })
                     .collect();
@@ -905,7 +909,8 @@ fn sweep(rep: &mut Report, plan: &Plan, ct: &Runtime, mt: &Runtime) -> (f64, f64
             let mut units: Vec<(&'static str, Unit<'_>)> = contenders
                 .iter()
                 .map(|&c| {
-                    let unit: Unit<'_> = Box::new(move || sw::cancel(rt, c, size, N));
+                    let name = format!("{prefix}sweep_cancel_{size}_{}", c.name());
+                    let unit: Unit<'_> = Box::new(move || isolated(&name));
                     (c.name(), unit)
                 })
                 .collect();
@@ -1049,6 +1054,58 @@ fn linked_cancels(rep: &mut Report, plan: &Plan) {
     ));
 }
 
+/// Bursts a `--burst` process runs before the one it times: the first burst of a process grows
+/// its heap from nothing (page faults), which a long-running program pays once, not per burst.
+const WARM_UP_BURSTS: usize = 1;
+
+/// One round of a sweep point in a process of its own: runs this binary with `--burst NAME`
+/// and reads the time it prints.
+///
+/// Why a process per round: run in one process, each contender starts from the heap the other
+/// one left (`JoinSet`'s 56-byte list entries in glibc's free lists, our registry chunks), and
+/// the same point moved from 0.97x to 1.35x between runs of one binary (BENCHMARKS.md, "In one
+/// process, does the order of the contenders matter?"). A program uses one of them, so each
+/// round now starts from a fresh process, warmed by [`WARM_UP_BURSTS`] bursts of its own
+/// contender; the rounds stay paired and alternating (`paired`).
+fn isolated(name: &str) -> Duration {
+    let exe = std::env::current_exe().expect("the benchmark binary's path");
+    let out = std::process::Command::new(exe)
+        .args(["--burst", name, &N.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `--burst {name}`: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match (out.status.success(), stdout.trim().parse::<u64>()) {
+        (true, Ok(nanos)) => Duration::from_nanos(nanos),
+        _ => panic!(
+            "`--burst {name}` failed ({}): stdout {stdout:?}, stderr {:?}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// `--burst NAME N`: [`WARM_UP_BURSTS`] bursts of sweep point `NAME` (`[mt_]sweep_SHAPE_SIZE_
+/// CONTENDER`), then one more, timed; prints its time in nanoseconds (for [`isolated`]).
+fn burst(name: &str, n: usize) -> Duration {
+    let (rt, point) = match name.strip_prefix("mt_") {
+        Some(rest) => (b::multi_thread(2), rest),
+        None => (b::current_thread(), name),
+    };
+    let Some((who, size, shape)) = sweep_unit(point) else {
+        panic!(
+            "--burst takes a sweep point, such as sweep_yield_16_ours or mt_sweep_cancel_64_joinset, not {name}"
+        )
+    };
+    let run = || match shape {
+        Some(shape) => sw::spawn_join(&rt, who, size, shape, n),
+        None => sw::cancel(&rt, who, size, n),
+    };
+    for _ in 0..WARM_UP_BURSTS {
+        run();
+    }
+    run()
+}
+
 /// Runs one measured unit `reps` times (for `valgrind --tool=callgrind`).
 ///
 /// A name starting with `mt_` runs on the multi-thread runtime (2 workers).
@@ -1183,6 +1240,12 @@ fn sweep_unit(name: &str) -> Option<(sw::Contender, usize, Option<sw::Shape>)> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--burst") {
+        let name = args.get(i + 1).expect("--burst NAME [N]");
+        let n = args.get(i + 2).map_or(N, |x| x.parse().expect("N"));
+        println!("{}", burst(name, n).as_nanos());
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--unit") {
         let name = args.get(i + 1).expect("--unit NAME [N] [REPS]");
         let n = args.get(i + 2).map_or(N, |x| x.parse().expect("N"));

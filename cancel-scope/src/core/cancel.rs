@@ -100,7 +100,12 @@ pub(crate) fn cancel(origin: &Arc<Core>, reason: CancelReason) {
 /// cancelled (invariant 1). Decides the grace, aborts what must stop now, and collects the
 /// wake-ups. Returns whether this call marked it (its `cancelled()` futures are then to be
 /// notified).
-pub(crate) fn mark(core: &Core, st: &mut State, reason: CancelReason, out: &mut Deferred) -> bool {
+pub(crate) fn mark(
+    core: &Arc<Core>,
+    st: &mut State,
+    reason: CancelReason,
+    out: &mut Deferred,
+) -> bool {
     if st.phase != Phase::Open || core.is_cancelled() {
         return false;
     }
@@ -115,7 +120,7 @@ pub(crate) fn mark(core: &Core, st: &mut State, reason: CancelReason, out: &mut 
     core.span.record("reason", tracing::field::display(reason));
     st.grace = GraceState::decide(&core.grace);
     if st.grace == GraceState::Over {
-        st.abort_at_cancel(Abort::Unshielded, out);
+        out.abort_tasks.push((core.clone(), Abort::Unshielded));
     }
     if let Some(limiter) = &mut st.limit {
         // Queued tasks learn of the cancel when polled: unshielded ones end unstarted.
@@ -295,6 +300,7 @@ impl Walk {
         all.notify.extend(out.notify);
         all.releases.extend(out.releases);
         all.aborts.extend(out.aborts);
+        all.abort_tasks.extend(out.abort_tasks);
         all.run(origin);
         drop(touched);
     }

@@ -5,6 +5,7 @@
 use std::task::Waker;
 
 use super::Core;
+use super::grace::{Abort, abort_reached};
 use crate::sync::{AbortHandle, Arc};
 
 /// Work collected under a lock, done once it is released: wakers to wake, `cancelled()`
@@ -19,15 +20,21 @@ pub(crate) struct Deferred {
     pub(crate) notify: Vec<Arc<Core>>,
     /// Scopes whose handed-over tasks of a dropped nested scope all ended.
     pub(crate) releases: Vec<Arc<Core>>,
-    /// Aborts of linked groups' tasks, requested once a walk has marked every group it
-    /// reaches (see [`mark`](super::cancel::mark)).
+    /// Groups whose tasks an abort reaches, requested first thing once the lock is released
+    /// (see [`abort_reached`]); at a cancel along links, once the walk has marked every group
+    /// it reaches (see [`mark`](super::cancel::mark)).
+    pub(crate) abort_tasks: Vec<(Arc<Core>, Abort)>,
+    /// Single tasks to abort, likewise (a task registered after its group's cancel).
     pub(crate) aborts: Vec<AbortHandle>,
 }
 
 impl Deferred {
-    /// Releases hand-over targets (iteratively: a chain of any depth uses no stack), then
-    /// fires every wake-up, with no lock held.
+    /// Requests the aborts, releases hand-over targets (iteratively: a chain of any depth uses
+    /// no stack), then fires every wake-up, with no lock held.
     pub(crate) fn run(mut self, origin: &Core) {
+        for (group, abort) in self.abort_tasks.drain(..) {
+            abort_reached(&group, abort);
+        }
         for handle in self.aborts.drain(..) {
             handle.abort();
         }

@@ -90,7 +90,7 @@ impl Core {
                 first.notify_self = mark(self, &mut st, CancelReason::Dropped, &mut first);
                 st.phase = Phase::Dropped;
                 st.grace = GraceState::Over;
-                st.abort_at_cancel(Abort::All, &mut first);
+                first.abort_tasks.push((self.clone(), Abort::All));
                 if let Some(limiter) = &mut st.limit {
                     limiter.wake_queued(&mut first.wakers);
                 }

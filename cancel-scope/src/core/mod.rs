@@ -40,7 +40,7 @@ use std::task::Waker;
 
 pub(crate) use self::deferred::Deferred;
 use self::failures::{Failures, Taken};
-use self::grace::{Abort, GraceSetting, GraceState, Shield, abort_tasks};
+use self::grace::{GraceSetting, GraceState, Shield};
 use self::handover::Handover;
 use self::limit::{Admission, GateState, Limiter};
 use self::links::Links;
@@ -102,11 +102,43 @@ pub(crate) struct State {
 
 /// A live task in the registry.
 pub(crate) struct Entry {
-    /// Set right after the task was handed to tokio (`None` during that hand-off).
-    pub(crate) abort: Option<AbortHandle>,
+    /// The task's abort handle: `Some` exactly while `stage` is [`Stage::Live`].
+    abort: Option<AbortHandle>,
     pub(crate) shield: Shield,
+    stage: Stage,
+}
+
+/// Where a registry entry is in its task's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Reserved, and being handed to tokio by its spawner (a blocking or local member stays
+    /// here: it has no abort handle).
+    Launching,
     /// The task ended during the hand-off to tokio: the spawner removes the entry.
-    ended_early: bool,
+    EndedEarly,
+    /// Handed to tokio; the entry holds its abort handle.
+    Live,
+    /// Its abort was requested; the handle went with the request.
+    Aborted,
+}
+
+impl Entry {
+    /// The entry of a task (or member) being launched.
+    pub(crate) fn launching(shield: Shield) -> Entry {
+        Entry {
+            abort: None,
+            shield,
+            stage: Stage::Launching,
+        }
+    }
+
+    /// The handle of a live task, for its abort: the entry is then `Aborted`. `None` if it is
+    /// not live (launching, or already aborted).
+    pub(crate) fn take_for_abort(&mut self) -> Option<AbortHandle> {
+        let handle = self.abort.take()?;
+        self.stage = Stage::Aborted;
+        Some(handle)
+    }
 }
 
 /// Whether the body of the scope is still to be polled.
@@ -240,11 +272,7 @@ impl Core {
         if st.phase != Phase::Open || self.is_cancelled() {
             return None;
         }
-        let key = st.tasks.insert(Entry {
-            abort: None,
-            shield,
-            ended_early: false,
-        });
+        let key = st.tasks.insert(Entry::launching(shield));
         st.spawned += 1;
         let admission = match &mut st.limit {
             None => Admission::Unlimited,
@@ -264,7 +292,7 @@ impl Core {
             let Some(entry) = st.tasks.get_mut(key) else {
                 return;
             };
-            if entry.ended_early {
+            if entry.stage == Stage::EndedEarly {
                 st.tasks.remove(key);
                 st.after_task_removed(&mut out);
             } else {
@@ -273,9 +301,14 @@ impl Core {
                         && self.is_cancelled()
                         && st.grace == GraceState::Over);
                 if abort_now {
-                    abort.abort();
+                    // Requested once the lock is released, like every abort (see
+                    // `grace::take_aborts`).
+                    entry.stage = Stage::Aborted;
+                    out.aborts.push(abort);
+                } else {
+                    entry.stage = Stage::Live;
+                    entry.abort = Some(abort);
                 }
-                entry.abort = Some(abort);
             }
         }
         out.run(self);
@@ -313,7 +346,7 @@ impl Core {
                 limiter.release(admission, &mut out.wakers);
             }
             match st.tasks.get_mut(key) {
-                Some(entry) if entry.abort.is_none() => entry.ended_early = true,
+                Some(entry) if entry.stage == Stage::Launching => entry.stage = Stage::EndedEarly,
                 Some(_) => {
                     st.tasks.remove(key);
                     st.after_task_removed(&mut out);
@@ -442,23 +475,6 @@ impl State {
         if self.tasks.is_empty() && self.handover.handed_in == 0 {
             out.wakers.extend(self.scope_waker.take());
             out.releases.extend(self.handover.to.take());
-        }
-    }
-
-    /// Aborts the tasks `abort` reaches; returns how many.
-    pub(crate) fn abort(&self, abort: Abort) -> usize {
-        abort_tasks(&self.tasks, abort)
-    }
-
-    /// Like [`abort`](Self::abort) at a cancel that may walk on along links: a linked group's
-    /// aborts wait in `out` until the walk has marked every group it reaches, so that no task
-    /// it aborts (one that runs a linked scope, say) is dropped before that scope was marked.
-    /// A group without links aborts at once.
-    pub(crate) fn abort_at_cancel(&self, abort: Abort, out: &mut Deferred) -> usize {
-        if self.links.is_some() {
-            grace::collect_aborts(&self.tasks, abort, &mut out.aborts)
-        } else {
-            abort_tasks(&self.tasks, abort)
         }
     }
 }

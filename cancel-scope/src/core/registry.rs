@@ -151,18 +151,6 @@ impl Chunks {
         index
     }
 
-    /// Every chunk, in index order.
-    fn for_each(&self, mut f: impl FnMut(&Chunk)) {
-        if let Some(first) = &self.first {
-            f(&**first);
-        }
-        for block in &self.blocks {
-            for chunk in block {
-                f(&**chunk);
-            }
-        }
-    }
-
     /// Keeps the first `keep` chunks (all empty), frees the others, and links the kept ones
     /// into a `room` list; returns its head.
     fn truncate_empty(&mut self, keep: usize) -> u32 {
@@ -276,13 +264,20 @@ impl Registry {
         Some(entry)
     }
 
-    /// Calls `f` with every live entry.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Entry)) {
-        self.chunks.for_each(|chunk| {
+    /// Chunks allocated: [`for_each_in_chunk`](Self::for_each_in_chunk) takes `0..chunks()`.
+    /// A walk that releases the lock between chunks may go on from where it stopped: chunks
+    /// never move, and are only freed once the registry is empty (invariant 2).
+    pub(crate) fn chunks(&self) -> usize {
+        self.chunks.count()
+    }
+
+    /// Calls `f` with every live entry of chunk `index` (none if there is no such chunk).
+    pub(crate) fn for_each_in_chunk(&mut self, index: usize, f: impl FnMut(&mut Entry)) {
+        if let Some(chunk) = self.chunks.get_mut(index) {
             if chunk.free != all_free(chunk.slots.len()) {
-                chunk.slots.iter().flatten().for_each(&mut f);
+                chunk.slots.iter_mut().flatten().for_each(f);
             }
-        });
+        }
     }
 
     /// Whether the registry holds memory.
@@ -311,11 +306,7 @@ mod tests {
     use crate::core::grace::Shield;
 
     fn entry() -> Entry {
-        Entry {
-            abort: None,
-            shield: Shield::Unshielded,
-            ended_early: false,
-        }
+        Entry::launching(Shield::Unshielded)
     }
 
     #[test]
@@ -342,7 +333,9 @@ mod tests {
         }
         assert_eq!(r.len(), 500);
         let mut live = 0;
-        r.for_each(|_| live += 1);
+        for index in 0..r.chunks() {
+            r.for_each_in_chunk(index, |_| live += 1);
+        }
         assert_eq!(live, 500);
         let chunks = r.chunks.count();
         for _ in 0..500 {

@@ -331,6 +331,8 @@ struct Plan {
     mt_big: bool,
     /// Rounds of the size sweep on the multi-thread runtime (at least 11).
     sweep_mt_rounds: usize,
+    /// `--isolated`: every round of the size sweep in a process of its own (see [`isolated`]).
+    isolated: bool,
 }
 
 const N: usize = 100_000;
@@ -861,13 +863,12 @@ fn sweep(rep: &mut Report, plan: &Plan, ct: &Runtime, mt: &Runtime) -> (f64, f64
     let names: Vec<&'static str> = contenders.iter().map(|c| c.name()).collect();
     let mut worst = [(0.0_f64, String::new()), (0.0_f64, String::new())];
     let mut series = Vec::new();
-    // Every round of every contender runs in a process of its own (see `isolated`); the
-    // runtimes passed in serve the other benchmarks.
-    let _ = (ct, mt);
-    for (i, (prefix, rt_name, rounds)) in
-        [("", "ct", plan.rounds), ("mt_", "mt", plan.sweep_mt_rounds)]
-            .into_iter()
-            .enumerate()
+    for (i, (rt, prefix, rt_name, rounds)) in [
+        (ct, "", "ct", plan.rounds),
+        (mt, "mt_", "mt", plan.sweep_mt_rounds),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut note = |what: String, ratio: f64| {
             if ratio > worst[i].0 {
@@ -881,7 +882,11 @@ fn sweep(rep: &mut Report, plan: &Plan, ct: &Runtime, mt: &Runtime) -> (f64, f64
                     .iter()
                     .map(|&c| {
                         let name = format!("{prefix}sweep_{}_{size}_{}", shape.name(), c.name());
-                        let unit: Unit<'_> = Box::new(move || isolated(&name));
+                        let unit: Unit<'_> = if plan.isolated {
+                            Box::new(move || isolated(&name))
+                        } else {
+                            Box::new(move || sw::spawn_join(rt, c, size, shape, N))
+                        };
                         (c.name(), unit)
                     })
                     .collect();
@@ -910,7 +915,11 @@ fn sweep(rep: &mut Report, plan: &Plan, ct: &Runtime, mt: &Runtime) -> (f64, f64
                 .iter()
                 .map(|&c| {
                     let name = format!("{prefix}sweep_cancel_{size}_{}", c.name());
-                    let unit: Unit<'_> = Box::new(move || isolated(&name));
+                    let unit: Unit<'_> = if plan.isolated {
+                        Box::new(move || isolated(&name))
+                    } else {
+                        Box::new(move || sw::cancel(rt, c, size, N))
+                    };
                     (c.name(), unit)
                 })
                 .collect();
@@ -1061,12 +1070,12 @@ const WARM_UP_BURSTS: usize = 1;
 /// One round of a sweep point in a process of its own: runs this binary with `--burst NAME`
 /// and reads the time it prints.
 ///
-/// Why a process per round: run in one process, each contender starts from the heap the other
-/// one left (`JoinSet`'s 56-byte list entries in glibc's free lists, our registry chunks), and
-/// the same point moved from 0.97x to 1.35x between runs of one binary (BENCHMARKS.md, "In one
-/// process, does the order of the contenders matter?"). A program uses one of them, so each
-/// round now starts from a fresh process, warmed by [`WARM_UP_BURSTS`] bursts of its own
-/// contender; the rounds stay paired and alternating (`paired`).
+/// `--isolated` only, a view and not the gate: run in one process, each contender starts from
+/// the heap the other one left (`JoinSet`'s 56-byte list entries in glibc's free lists, our
+/// registry chunks); here each round starts from a fresh process, warmed by
+/// [`WARM_UP_BURSTS`] bursts of its own contender, and the rounds stay paired and alternating
+/// (`paired`). The ratio then depends on how many bursts warmed the process (BENCHMARKS.md,
+/// "One sweep point, three harnesses"), which is why the gate stays on the in-process sweep.
 fn isolated(name: &str) -> Duration {
     let exe = std::env::current_exe().expect("the benchmark binary's path");
     let out = std::process::Command::new(exe)
@@ -1084,9 +1093,9 @@ fn isolated(name: &str) -> Duration {
     }
 }
 
-/// `--burst NAME N`: [`WARM_UP_BURSTS`] bursts of sweep point `NAME` (`[mt_]sweep_SHAPE_SIZE_
+/// `--burst NAME [N] [WARM]`: `WARM` ([`WARM_UP_BURSTS`]) bursts of sweep point `NAME` (`[mt_]sweep_SHAPE_SIZE_
 /// CONTENDER`), then one more, timed; prints its time in nanoseconds (for [`isolated`]).
-fn burst(name: &str, n: usize) -> Duration {
+fn burst(name: &str, n: usize, warm: usize) -> Duration {
     let (rt, point) = match name.strip_prefix("mt_") {
         Some(rest) => (b::multi_thread(2), rest),
         None => (b::current_thread(), name),
@@ -1100,7 +1109,7 @@ fn burst(name: &str, n: usize) -> Duration {
         Some(shape) => sw::spawn_join(&rt, who, size, shape, n),
         None => sw::cancel(&rt, who, size, n),
     };
-    for _ in 0..WARM_UP_BURSTS {
+    for _ in 0..warm {
         run();
     }
     run()
@@ -1243,7 +1252,10 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--burst") {
         let name = args.get(i + 1).expect("--burst NAME [N]");
         let n = args.get(i + 2).map_or(N, |x| x.parse().expect("N"));
-        println!("{}", burst(name, n).as_nanos());
+        let warm = args
+            .get(i + 3)
+            .map_or(WARM_UP_BURSTS, |x| x.parse().expect("WARM"));
+        println!("{}", burst(name, n, warm).as_nanos());
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--unit") {
@@ -1254,6 +1266,7 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let isolated = args.iter().any(|a| a == "--isolated");
     let plan = if quick {
         Plan {
             rounds: 21,
@@ -1265,6 +1278,7 @@ fn main() {
             big_all: false,
             mt_big: false,
             sweep_mt_rounds: 11,
+            isolated,
         }
     } else {
         Plan {
@@ -1277,9 +1291,20 @@ fn main() {
             big_all: true,
             mt_big: true,
             sweep_mt_rounds: 21,
+            isolated,
         }
     };
     let t = Instant::now();
+    if args.iter().any(|a| a == "--sweep") {
+        // Only the size sweep (with `--quick`: its quick plan), for working on one figure.
+        let mut rep = Report::default();
+        let (worst_ct, worst_mt) =
+            sweep(&mut rep, &plan, &b::current_thread(), &b::multi_thread(2));
+        rep.print();
+        eprintln!("total {:.1} s", t.elapsed().as_secs_f64());
+        println!("sweep: worst_ct={worst_ct:.3} worst_mt={worst_mt:.3}");
+        return;
+    }
     let summary = run_all(&plan);
     eprintln!("total {:.1} s", t.elapsed().as_secs_f64());
     println!("{summary}");

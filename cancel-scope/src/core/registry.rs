@@ -153,12 +153,23 @@ impl Chunks {
 
     /// Keeps the first `keep` chunks (all empty), frees the others, and links the kept ones
     /// into a `room` list; returns its head.
+    ///
+    /// The chunks are freed newest first (the reverse of their allocation). Freed oldest first,
+    /// a long-running scope made glibc give the top of its heap back to the kernel at the end
+    /// of every burst and fault it back in at the next one: over 21 bursts of 100k short tasks
+    /// in one process, 52.8k page faults (`JoinSet`: 24.0k); freed newest first, 13.3k, and
+    /// 10-13% less CPU time at 16 and 64 bytes (BENCHMARKS.md, "The order the registry frees
+    /// its chunks in"). The memory given back is the same.
     fn truncate_empty(&mut self, keep: usize) -> u32 {
         let rest = keep.saturating_sub(1);
-        self.blocks.truncate(rest.div_ceil(BLOCK_CHUNKS));
+        while self.blocks.len() > rest.div_ceil(BLOCK_CHUNKS) {
+            if let Some(mut block) = self.blocks.pop() {
+                free_newest_first_in(&mut block, 0);
+            }
+        }
         let mut left = rest;
         for block in &mut self.blocks {
-            block.truncate(left);
+            free_newest_first_in(block, left);
             block.shrink_to(BLOCK_CHUNKS);
             left -= block.len();
         }
@@ -283,6 +294,15 @@ impl Registry {
     /// Whether the registry holds memory.
     pub(crate) fn has_memory(&self) -> bool {
         self.chunks.first.is_some()
+    }
+}
+
+/// Frees the chunks of `block` past the first `keep`, the newest first (see
+/// [`Chunks::truncate_empty`]).
+#[allow(clippy::vec_box)]
+fn free_newest_first_in(block: &mut Vec<Box<BlockChunk>>, keep: usize) {
+    while block.len() > keep {
+        block.pop();
     }
 }
 

@@ -32,8 +32,8 @@
 //!    cancel reached that parent. The origin's reason is reserved under its lock before the
 //!    walk: a parent that reacts to its mark by dropping the origin's scope (or any other cause
 //!    that reaches the origin meanwhile) leaves the origin with that reason, its first cause.
-//!    And a linked group's aborts are requested only once the walk has marked every group it
-//!    reaches ([`Deferred`]'s `aborts`): a task that runs a linked scope, aborted by the mark of
+//!    And every group's aborts are requested only once the walk has marked every group it
+//!    reaches ([`Deferred`]'s `abort_tasks`): a task that runs a linked scope, aborted by the mark of
 //!    the group it belongs to, cannot drop that scope (`Dropped`, passed on down as `Parent`)
 //!    before the walk marked it.
 //! 6. A link formed while a walk runs is never missed: the link is recorded under the parent's
@@ -97,9 +97,9 @@ pub(crate) fn cancel(origin: &Arc<Core>, reason: CancelReason) {
 }
 
 /// Marks `core` cancelled for `reason` under its lock, unless it is finished or already
-/// cancelled (invariant 1). Decides the grace, aborts what must stop now, and collects the
-/// wake-ups. Returns whether this call marked it (its `cancelled()` futures are then to be
-/// notified).
+/// cancelled (invariant 1). Decides the grace, queues the aborts of what must stop now (they
+/// are requested once the lock is released), and collects the wake-ups. Returns whether this
+/// call marked it (its `cancelled()` futures are then to be notified).
 pub(crate) fn mark(
     core: &Arc<Core>,
     st: &mut State,

@@ -602,17 +602,7 @@ fn memory_live(rep: &mut Report, rt: &Runtime, n: usize) -> f64 {
         bytes
     });
     // The allocations of one spawn, to show the task cell's size class.
-    let sizes = |spawn: &dyn Fn()| {
-        SIZES_LEN.store(0, Ordering::SeqCst);
-        LOG_SIZES.store(true, Ordering::SeqCst);
-        spawn();
-        LOG_SIZES.store(false, Ordering::SeqCst);
-        let k = SIZES_LEN.load(Ordering::SeqCst).min(SIZES.len());
-        (0..k)
-            .map(|i| SIZES[i].load(Ordering::SeqCst).to_string())
-            .collect::<Vec<_>>()
-            .join("+")
-    };
+    let sizes = |spawn: &dyn Fn()| allocations_of(&mut || spawn());
     let (ours_sizes, plain_sizes) = rt.block_on(async {
         let scope = CancelScope::new();
         let tg = scope.group();
@@ -1162,24 +1152,27 @@ fn run_unit(name: &str, n: usize, reps: usize) {
     }
 }
 
+/// The sizes of the allocations `f` makes, as `a+b+...` bytes (the first 16; counting must be
+/// on).
+fn allocations_of(f: &mut dyn FnMut()) -> String {
+    SIZES_LEN.store(0, Ordering::SeqCst);
+    LOG_SIZES.store(true, Ordering::SeqCst);
+    f();
+    LOG_SIZES.store(false, Ordering::SeqCst);
+    let k = SIZES_LEN.load(Ordering::SeqCst).min(SIZES.len());
+    (0..k)
+        .map(|i| SIZES[i].load(Ordering::SeqCst).to_string())
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
 /// `cell_sizes`: the allocations of one spawn of each sweep future, ours against `JoinSet`
 /// (tokio's task cell, and whatever else a spawn allocates), to show where a future lands among
 /// the cell's size classes.
 fn cell_sizes(rt: &Runtime) {
-    let log = |spawn: &mut dyn FnMut()| {
-        SIZES_LEN.store(0, Ordering::SeqCst);
-        LOG_SIZES.store(true, Ordering::SeqCst);
-        spawn();
-        LOG_SIZES.store(false, Ordering::SeqCst);
-        let k = SIZES_LEN.load(Ordering::SeqCst).min(SIZES.len());
-        (0..k)
-            .map(|i| SIZES[i].load(Ordering::SeqCst).to_string())
-            .collect::<Vec<_>>()
-            .join("+")
-    };
     COUNTING.store(true, Ordering::SeqCst);
     for size in sw::SIZES {
-        let (ours, theirs) = sw::spawn_sizes(rt, size, &log);
+        let (ours, theirs) = sw::spawn_sizes(rt, size, &allocations_of);
         println!("{size} B future: ours [{ours}] JoinSet [{theirs}] bytes");
     }
 }

@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -30,6 +31,20 @@ const MANY: usize = 5_000;
 async fn parked(guard: Guard) {
     let _guard = guard;
     std::future::pending::<()>().await;
+}
+
+/// Keeps `guard` until `go` fires, then counts one in `finished`.
+fn until(
+    go: &Arc<Notify>,
+    finished: &Arc<AtomicUsize>,
+    guard: Guard,
+) -> impl Future<Output = ()> + use<> {
+    let (go, finished) = (go.clone(), finished.clone());
+    async move {
+        let _guard = guard;
+        go.notified().await;
+        finished.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 async fn cancel_reaches_every_task_of_thousands() {
@@ -69,12 +84,7 @@ async fn tasks_ending_during_the_walk_are_neither_missed_nor_aborted_twice() {
                 let guard = dropped.guard();
                 if i % 2 == 0 {
                     // Ends by itself when `go` fires, racing the cancel's walk.
-                    let (go, finished) = (go.clone(), finished.clone());
-                    tg.spawn(async move {
-                        let _guard = guard;
-                        go.notified().await;
-                        finished.fetch_add(1, Ordering::SeqCst);
-                    });
+                    tg.spawn(until(&go, &finished, guard));
                 } else {
                     tg.spawn(parked(guard));
                 }
@@ -134,12 +144,7 @@ async fn shielded_tasks_among_thousands_keep_running() {
             for i in 0..MANY {
                 let guard = dropped.guard();
                 if i % 3 == 0 {
-                    let (release, completed) = (release.clone(), completed.clone());
-                    tg.spawn_shielded(async move {
-                        let _guard = guard;
-                        release.notified().await;
-                        completed.fetch_add(1, Ordering::SeqCst);
-                    });
+                    tg.spawn_shielded(until(&release, &completed, guard));
                 } else {
                     tg.spawn(parked(guard));
                 }

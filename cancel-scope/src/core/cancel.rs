@@ -33,7 +33,7 @@
 //!    walk: a parent that reacts to its mark by dropping the origin's scope (or any other cause
 //!    that reaches the origin meanwhile) leaves the origin with that reason, its first cause.
 //!    And every group's aborts are requested only once the walk has marked every group it
-//!    reaches ([`Deferred`]'s `abort_tasks`): a task that runs a linked scope, aborted by the mark of
+//!    reaches ([`Deferred`]'s `aborts`): a task that runs a linked scope, aborted by the mark of
 //!    the group it belongs to, cannot drop that scope (`Dropped`, passed on down as `Parent`)
 //!    before the walk marked it.
 //! 6. A link formed while a walk runs is never missed: the link is recorded under the parent's
@@ -45,7 +45,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::grace::{Abort, GraceState};
-use super::{Core, Deferred, Phase, State};
+use super::{AbortRequest, Core, Deferred, Phase, State};
 use crate::CancelReason;
 use crate::sync::Arc;
 use crate::sync::atomic::Ordering;
@@ -120,7 +120,8 @@ pub(crate) fn mark(
     core.span.record("reason", tracing::field::display(reason));
     st.grace = GraceState::decide(&core.grace);
     if st.grace == GraceState::Over {
-        out.abort_tasks.push((core.clone(), Abort::Unshielded));
+        out.aborts
+            .push(AbortRequest::Tasks(core.clone(), Abort::Unshielded));
     }
     if let Some(limiter) = &mut st.limit {
         // Queued tasks learn of the cancel when polled: unshielded ones end unstarted.
@@ -300,7 +301,6 @@ impl Walk {
         all.notify.extend(out.notify);
         all.releases.extend(out.releases);
         all.aborts.extend(out.aborts);
-        all.abort_tasks.extend(out.abort_tasks);
         all.run(origin);
         drop(touched);
     }

@@ -20,23 +20,30 @@ pub(crate) struct Deferred {
     pub(crate) notify: Vec<Arc<Core>>,
     /// Scopes whose handed-over tasks of a dropped nested scope all ended.
     pub(crate) releases: Vec<Arc<Core>>,
-    /// Groups whose tasks an abort reaches, requested first thing once the lock is released
-    /// (see [`abort_reached`]); at a cancel along links, once the walk has marked every group
-    /// it reaches (see [`mark`](super::cancel::mark)).
-    pub(crate) abort_tasks: Vec<(Arc<Core>, Abort)>,
-    /// Single tasks to abort, likewise (a task registered after its group's cancel).
-    pub(crate) aborts: Vec<AbortHandle>,
+    /// Aborts, requested first thing once the lock is released; at a cancel along links, once
+    /// the walk has marked every group it reaches (see [`mark`](super::cancel::mark)).
+    pub(crate) aborts: Vec<AbortRequest>,
+}
+
+/// An abort to request with no lock held.
+pub(crate) enum AbortRequest {
+    /// Every task of the group that the abort reaches (see [`abort_reached`]).
+    Tasks(Arc<Core>, Abort),
+    /// One task (registered after its group's cancel).
+    Task(AbortHandle),
 }
 
 impl Deferred {
     /// Requests the aborts, releases hand-over targets (iteratively: a chain of any depth uses
     /// no stack), then fires every wake-up, with no lock held.
     pub(crate) fn run(mut self, origin: &Core) {
-        for (group, abort) in self.abort_tasks.drain(..) {
-            abort_reached(&group, abort);
-        }
-        for handle in self.aborts.drain(..) {
-            handle.abort();
+        for request in self.aborts.drain(..) {
+            match request {
+                AbortRequest::Tasks(group, abort) => {
+                    abort_reached(&group, abort);
+                }
+                AbortRequest::Task(handle) => handle.abort(),
+            }
         }
         if self.releases.is_empty() && self.wakers.is_empty() && self.notify.is_empty() {
             if self.notify_self {

@@ -19,7 +19,7 @@ use std::cell::Cell;
 
 use super::cancel::{Direction, Walk, mark};
 use super::grace::{Abort, GraceState};
-use super::{Core, Deferred, Phase};
+use super::{AbortRequest, Core, Deferred, Phase};
 use crate::CancelReason;
 use crate::sync::Arc;
 
@@ -90,7 +90,9 @@ impl Core {
                 first.notify_self = mark(self, &mut st, CancelReason::Dropped, &mut first);
                 st.phase = Phase::Dropped;
                 st.grace = GraceState::Over;
-                first.abort_tasks.push((self.clone(), Abort::All));
+                first
+                    .aborts
+                    .push(AbortRequest::Tasks(self.clone(), Abort::All));
                 if let Some(limiter) = &mut st.limit {
                     limiter.wake_queued(&mut first.wakers);
                 }

@@ -38,7 +38,7 @@ pub(crate) mod runtime;
 use std::any::Any;
 use std::task::Waker;
 
-pub(crate) use self::deferred::Deferred;
+pub(crate) use self::deferred::{AbortRequest, Deferred};
 use self::failures::{Failures, Taken};
 use self::grace::{GraceSetting, GraceState, Shield};
 use self::handover::Handover;
@@ -304,7 +304,7 @@ impl Core {
                     // Requested once the lock is released, like every abort (see
                     // `grace::take_aborts`).
                     entry.stage = Stage::Aborted;
-                    out.aborts.push(abort);
+                    out.aborts.push(AbortRequest::Task(abort));
                 } else {
                     entry.stage = Stage::Live;
                     entry.abort = Some(abort);

@@ -44,6 +44,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::few::Few;
 use super::grace::{Abort, GraceState};
 use super::{AbortRequest, Core, Deferred, Phase, State};
 use crate::CancelReason;
@@ -217,13 +218,13 @@ impl Visited {
 pub(crate) struct Walk {
     pub(crate) visited: Visited,
     /// Parents found after the first pass (invariant 6), to visit upwards.
-    late_up: Vec<Arc<Core>>,
+    late_up: Few<Arc<Core>>,
     /// Children to visit downwards.
-    down: Vec<Arc<Core>>,
+    down: Few<Arc<Core>>,
     /// Wake-ups collected along the way.
     out: Deferred,
     /// Every group touched, kept alive until the wake-ups fired.
-    touched: Vec<Arc<Core>>,
+    touched: Few<Arc<Core>>,
 }
 
 impl Walk {
@@ -295,22 +296,24 @@ impl Walk {
     /// Fires the wake-ups of the walk (with `first`'s, collected before it, whose
     /// `notify_self` means `origin`), no lock held.
     pub(crate) fn fire(self, first: Deferred, origin: &Core) {
-        let Walk { out, touched, .. } = self;
+        let Walk {
+            mut out, touched, ..
+        } = self;
         let mut all = first;
-        all.wakers.extend(out.wakers);
-        all.notify.extend(out.notify);
-        all.releases.extend(out.releases);
-        all.aborts.extend(out.aborts);
+        all.wakers.append(&mut out.wakers);
+        all.notify.append(&mut out.notify);
+        all.releases.append(&mut out.releases);
+        all.aborts.append(&mut out.aborts);
         all.run(origin);
         drop(touched);
     }
 }
 
 /// The live parents of `group` (none once it finished).
-fn parents_of(group: &Arc<Core>) -> Vec<Arc<Core>> {
+fn parents_of(group: &Arc<Core>) -> Few<Arc<Core>> {
     let st = group.lock();
     match (&st.links, st.phase) {
         (Some(links), Phase::Open) => links.parents().collect(),
-        _ => Vec::new(),
+        _ => Few::default(),
     }
 }

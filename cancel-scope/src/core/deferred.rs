@@ -5,6 +5,7 @@
 use std::task::Waker;
 
 use super::Core;
+use super::few::Few;
 use super::grace::{Abort, abort_reached};
 use crate::sync::{AbortHandle, Arc};
 
@@ -12,17 +13,17 @@ use crate::sync::{AbortHandle, Arc};
 /// futures to notify, hand-over targets to release.
 #[derive(Default)]
 pub(crate) struct Deferred {
-    pub(crate) wakers: Vec<Waker>,
+    pub(crate) wakers: Few<Waker>,
     /// Notify this group's own `cancelled()` futures.
     pub(crate) notify_self: bool,
     /// Other groups whose `cancelled()` futures are to be notified; the references are kept
     /// until every wake-up fired (a last reference dropped under a lock would run destructors).
-    pub(crate) notify: Vec<Arc<Core>>,
+    pub(crate) notify: Few<Arc<Core>>,
     /// Scopes whose handed-over tasks of a dropped nested scope all ended.
-    pub(crate) releases: Vec<Arc<Core>>,
+    pub(crate) releases: Few<Arc<Core>>,
     /// Aborts, requested first thing once the lock is released; at a cancel along links, once
     /// the walk has marked every group it reaches (see [`mark`](super::cancel::mark)).
-    pub(crate) aborts: Vec<AbortRequest>,
+    pub(crate) aborts: Few<AbortRequest>,
 }
 
 /// An abort to request with no lock held.
@@ -37,7 +38,7 @@ impl Deferred {
     /// Requests the aborts, releases hand-over targets (iteratively: a chain of any depth uses
     /// no stack), then fires every wake-up, with no lock held.
     pub(crate) fn run(mut self, origin: &Core) {
-        for request in self.aborts.drain(..) {
+        for request in std::mem::take(&mut self.aborts) {
             match request {
                 AbortRequest::Tasks(group, abort) => {
                     abort_reached(&group, abort);
@@ -51,7 +52,7 @@ impl Deferred {
             }
             return;
         }
-        let mut released = Vec::new();
+        let mut released = Few::default();
         while let Some(target) = self.releases.pop() {
             let mut next = Deferred::default();
             {
@@ -66,7 +67,7 @@ impl Deferred {
         if self.notify_self {
             origin.notify_cancelled();
         }
-        for group in &self.notify {
+        for group in self.notify.iter() {
             group.notify_cancelled();
         }
         for waker in self.wakers {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::few::Few;
 use crate::sync::atomic::{AtomicU64, Ordering};
 
 /// The grace setting, read without the group's lock (nanoseconds; 0: none).
@@ -98,7 +99,7 @@ const ABORT_BATCH: usize = 64;
 /// until the abort itself; batches keep the walk from allocating per task. A task registered
 /// while the walk runs sees the cancel at its registration and aborts itself there.
 pub(crate) fn abort_reached(core: &super::Core, abort: Abort) -> usize {
-    let mut batch = Vec::new();
+    let mut batch = Few::default();
     let mut next_chunk = 0;
     let mut reached = 0;
     loop {
@@ -116,7 +117,7 @@ pub(crate) fn abort_reached(core: &super::Core, abort: Abort) -> usize {
             next_chunk < tasks.chunks()
         };
         reached += batch.len();
-        for handle in batch.drain(..) {
+        for handle in std::mem::take(&mut batch) {
             handle.abort();
         }
         if !more {

@@ -80,7 +80,8 @@ impl Core {
         // before it was counted; given back below if nothing is left.
         let target = target.filter(|t| t.accept_handover());
         let mut first = Deferred::default();
-        let mut walk = Walk::default();
+        // Only a scope newly cancelled by its drop walks down its links.
+        let mut walk: Option<Walk> = None;
         let (links, handed_over, panic) = {
             let mut st = self.lock();
             if st.phase == Phase::Open {
@@ -99,6 +100,7 @@ impl Core {
                 if first.notify_self {
                     // Newly cancelled: its cancel goes down the links. (Already cancelled, the
                     // walk that cancelled it went down already.)
+                    let walk = walk.insert(Walk::default());
                     walk.visited.insert(self, Direction::Down);
                     walk.spread(&st, Direction::Down);
                 }
@@ -115,7 +117,9 @@ impl Core {
         if let (Some(target), false) = (target, handed_over) {
             first.releases.push(target.clone());
         }
-        walk.run();
+        if let Some(walk) = &mut walk {
+            walk.run();
+        }
         if let Some(links) = links {
             super::links::unlink(*links);
         }
@@ -127,7 +131,10 @@ impl Core {
                 None => super::failures::drop_discarded(payload),
             }
         }
-        walk.fire(first, self);
+        match walk {
+            Some(walk) => walk.fire(first, self),
+            None => first.run(self),
+        }
     }
 
     /// Counts one dropped nested scope whose tasks this scope will wait for. `false` if this

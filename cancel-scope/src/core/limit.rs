@@ -12,6 +12,8 @@
 use std::collections::VecDeque;
 use std::task::Waker;
 
+use super::few::Few;
+
 /// Where a new task stands with respect to `limit(n)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admission {
@@ -63,7 +65,7 @@ impl Limiter {
     }
 
     /// Changes the limit; a raised limit admits queued tasks at once.
-    pub(crate) fn set_max(&mut self, max: usize, wakers: &mut Vec<Waker>) {
+    pub(crate) fn set_max(&mut self, max: usize, wakers: &mut Few<Waker>) {
         self.max = max;
         self.wake_admitted(wakers);
     }
@@ -100,7 +102,7 @@ impl Limiter {
 
     /// A task of this group ended: gives back its slot (if it held one) or its place in the
     /// queue, and admits the next in line.
-    pub(crate) fn release(&mut self, admission: Admission, wakers: &mut Vec<Waker>) {
+    pub(crate) fn release(&mut self, admission: Admission, wakers: &mut Few<Waker>) {
         let held_slot = match admission {
             Admission::Unlimited => false,
             Admission::Admitted => true,
@@ -123,7 +125,7 @@ impl Limiter {
     }
 
     /// Wakes every queued task (on cancel: each learns whether it ends unstarted).
-    pub(crate) fn wake_queued(&mut self, wakers: &mut Vec<Waker>) {
+    pub(crate) fn wake_queued(&mut self, wakers: &mut Few<Waker>) {
         for slot in &mut self.queue {
             if let Slot::Waiting(waker) = slot {
                 wakers.extend(waker.take());
@@ -132,7 +134,7 @@ impl Limiter {
     }
 
     /// Admits queued tickets while slots are free, waking each admitted task.
-    fn wake_admitted(&mut self, wakers: &mut Vec<Waker>) {
+    fn wake_admitted(&mut self, wakers: &mut Few<Waker>) {
         while self.running < self.max {
             match self.queue.pop_front() {
                 None => break,
@@ -176,7 +178,7 @@ mod tests {
         let t0 = ticket(l.admit());
         let t1 = ticket(l.admit());
         assert_eq!((t0, t1), (0, 1));
-        let mut wakers = Vec::new();
+        let mut wakers = Few::default();
         let mut w = None;
         assert_eq!(l.poll_ticket(t0, &mut w), GateState::Waiting);
         l.release(Admission::Admitted, &mut wakers);
@@ -190,7 +192,7 @@ mod tests {
         let first = l.admit();
         let t0 = l.admit();
         let t1 = ticket(l.admit());
-        let mut wakers = Vec::new();
+        let mut wakers = Few::default();
         l.release(t0, &mut wakers); // dropped while queued: holds no slot
         assert_eq!(l.running, 1);
         l.release(first, &mut wakers);
@@ -204,7 +206,7 @@ mod tests {
         let mut l = Limiter::new(1);
         let first = l.admit();
         let t0 = l.admit();
-        let mut wakers = Vec::new();
+        let mut wakers = Few::default();
         l.release(first, &mut wakers);
         assert_eq!(l.running, 1);
         l.release(t0, &mut wakers); // admitted, never polled: still holds the slot
@@ -217,7 +219,7 @@ mod tests {
         l.admit();
         let t0 = ticket(l.admit());
         let t1 = ticket(l.admit());
-        let mut wakers = Vec::new();
+        let mut wakers = Few::default();
         l.set_max(3, &mut wakers);
         let mut w = None;
         assert_eq!(l.poll_ticket(t0, &mut w), GateState::Admitted);
@@ -230,7 +232,7 @@ mod tests {
         let mut l = Limiter::new(1);
         let first = l.admit();
         let _t0 = l.admit();
-        let mut wakers = Vec::new();
+        let mut wakers = Few::default();
         l.release(first, &mut wakers);
         // The slot went to ticket 0; a new spawn queues behind nobody but still waits.
         assert!(matches!(l.admit(), Admission::Queued(1)));

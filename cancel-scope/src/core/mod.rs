@@ -9,6 +9,7 @@
 //! | `mod.rs` | the state, its lock, spawn -> task ends -> scope wakes, the scope's finish |
 //! | [`cancel`] | marking a group cancelled and propagating along links (the lock rules) |
 //! | [`deferred`] | what is collected under a lock and done after it (wake-ups, releases) |
+//! | [`few`] | the list type of that work: one item inline, more in a `Vec` |
 //! | [`links`] | `parent()` links: forming them, unlinking a finished group |
 //! | [`handover`] | the running scope of a thread, and dropped scopes handing their tasks over |
 //! | [`limit`] | the FIFO queue of `limit(n)` |
@@ -26,6 +27,7 @@
 pub(crate) mod cancel;
 pub(crate) mod deferred;
 pub(crate) mod failures;
+pub(crate) mod few;
 pub(crate) mod grace;
 pub(crate) mod handover;
 pub(crate) mod limit;

@@ -136,17 +136,17 @@ pub(crate) fn mark(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Direction {
     /// Reached from a child by a travelling cancel: goes on to parents and children.
-    Up,
+    Up = 0,
     /// Reached from a parent: goes on to children only.
-    Down,
+    Down = 1,
 }
 
 /// The groups one walk has visited, by address and direction (invariant 3). A short list
 /// while small (the common pair or chain), a hash set beyond.
 #[derive(Default)]
 pub(crate) struct Visited {
-    few: Vec<(usize, Direction)>,
-    many: AddressSet<(usize, Direction)>,
+    few: Vec<usize>,
+    many: AddressSet<usize>,
 }
 
 /// A set keyed by group addresses: hashed with one multiply per word (the keys are addresses
@@ -190,10 +190,21 @@ impl Hasher for AddressHasher {
 
 const FEW: usize = 16;
 
+// `Direction::key` keeps the direction in the lowest bit of a group's address.
+const _: () = assert!(std::mem::align_of::<Core>() >= 2);
+
+impl Direction {
+    /// `group`'s address with this direction in its lowest bit (a `Core` is 8-aligned): one
+    /// word per visit, so a long walk's set is half the size.
+    fn key(self, group: &Arc<Core>) -> usize {
+        Arc::as_ptr(group) as usize | self as usize
+    }
+}
+
 impl Visited {
     /// `true` if `group` had not been visited in `dir` yet (it now is).
     pub(crate) fn insert(&mut self, group: &Arc<Core>, dir: Direction) -> bool {
-        let key = (Arc::as_ptr(group) as usize, dir);
+        let key = dir.key(group);
         if self.many.is_empty() {
             if self.few.contains(&key) {
                 return false;
@@ -208,7 +219,7 @@ impl Visited {
     }
 
     fn contains(&self, group: &Arc<Core>, dir: Direction) -> bool {
-        let key = (Arc::as_ptr(group) as usize, dir);
+        let key = dir.key(group);
         self.few.contains(&key) || self.many.contains(&key)
     }
 }

@@ -328,3 +328,28 @@ fn parents_of(group: &Arc<Core>) -> Few<Arc<Core>> {
         _ => Few::default(),
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{Direction, FEW, Visited};
+    use crate::core::Core;
+
+    // Invariant 3: a walk tells a group visited downwards from the same group visited upwards
+    // (a parent found late, after the group was reached as a child, must still be passed
+    // through upwards), in the short list and in the hash set alike.
+    #[test]
+    fn visited_tells_the_two_directions_apart_at_every_size() {
+        let groups: Vec<_> = (0..3 * FEW).map(|_| Core::new()).collect();
+        let mut visited = Visited::default();
+        for group in &groups {
+            assert!(visited.insert(group, Direction::Down));
+            assert!(!visited.insert(group, Direction::Down));
+            assert!(!visited.contains(group, Direction::Up));
+        }
+        for group in &groups {
+            assert!(visited.insert(group, Direction::Up), "Up after Down");
+            assert!(!visited.insert(group, Direction::Up));
+            assert!(visited.contains(group, Direction::Down));
+        }
+    }
+}

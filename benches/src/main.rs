@@ -1298,6 +1298,20 @@ fn main() {
         println!("sweep: worst_ct={worst_ct:.3} worst_mt={worst_mt:.3}");
         return;
     }
+    if args.iter().any(|a| a == "--chains") {
+        // The current-thread part of the quick mode up to the chains (the fixed cancel, the empty
+        // scope, then the chains), for working on the chain figure in the heap it is measured in:
+        // a fresh process's chain runs on a clean heap and shows less than the quick mode does.
+        let mut rep = Report::default();
+        let ct = b::current_thread();
+        cancel(&mut rep, &plan, &ct, "ct", true);
+        empty(&mut rep, &plan, &ct, "ct", true);
+        let chain_us = chains(&mut rep, &plan, &ct, "ct", true);
+        rep.print();
+        eprintln!("total {:.1} s", t.elapsed().as_secs_f64());
+        println!("chains: chain_us_per_level={chain_us:.3}");
+        return;
+    }
     let summary = run_all(&plan);
     eprintln!("total {:.1} s", t.elapsed().as_secs_f64());
     println!("{summary}");

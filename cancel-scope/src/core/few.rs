@@ -52,33 +52,30 @@ impl<T> Few<T> {
 
     /// Adds `item` at the end.
     pub(crate) fn push(&mut self, item: T) {
-        match self {
-            Few::Empty => *self = Few::One(item),
-            Few::One(_) => {
-                let Few::One(first) = mem::take(self) else {
-                    unreachable!("matched One above")
-                };
-                *self = Few::Many(vec![first, item]);
-            }
-            Few::Many(items) => items.push(item),
+        if let Few::Many(items) = self {
+            items.push(item);
+            return;
         }
+        *self = match mem::take(self) {
+            Few::One(first) => Few::Many(vec![first, item]),
+            _ => Few::One(item),
+        };
     }
 
     /// Removes the last item.
     pub(crate) fn pop(&mut self) -> Option<T> {
-        match self {
-            Few::Empty => None,
-            Few::One(_) => match mem::take(self) {
-                Few::One(item) => Some(item),
-                _ => unreachable!("matched One above"),
-            },
-            Few::Many(items) => items.pop(),
+        if let Few::Many(items) = self {
+            return items.pop();
+        }
+        match mem::take(self) {
+            Few::One(item) => Some(item),
+            _ => None,
         }
     }
 
     /// Moves every item of `other` to the end of this one, leaving `other` empty.
     pub(crate) fn append(&mut self, other: &mut Few<T>) {
-        if self.is_empty() && !matches!(self, Few::Many(_)) {
+        if matches!(self, Few::Empty) {
             mem::swap(self, other);
             return;
         }

@@ -297,6 +297,12 @@ impl<E> TaskGroup<E> {
     /// Immediate, idempotent, synchronous, callable from any thread or task; does nothing once
     /// the group finished. Linked parents are cancelled too (reason
     /// [`Child`](CancelReason::Child)).
+    ///
+    /// # Panics
+    ///
+    /// Never by itself. The wakers it wakes are foreign code: if one panics, every group the
+    /// cancel reaches is still marked and every other waker woken, and then that panic goes on
+    /// to the caller (a panic is never swallowed).
     pub fn cancel(&self) {
         cancel(&self.core, CancelReason::Requested);
     }

@@ -2,9 +2,11 @@
 //! code (a waker, a destructor) ever runs while a lock is held, so wake-ups, `cancelled()`
 //! notifications and the release of hand-over targets wait here until the caller unlocked.
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::task::Waker;
 
 use super::Core;
+use super::failures::drop_discarded;
 use super::few::Few;
 use super::grace::{Abort, abort_reached};
 use crate::sync::{AbortHandle, Arc};
@@ -70,9 +72,20 @@ impl Deferred {
         for group in self.notify.iter() {
             group.notify_cancelled();
         }
+        // A waker is foreign code: one that panics does not keep the others from being woken
+        // (a scope left unwoken would hang); its panic goes on once they all were.
+        let mut panicked = None;
         for waker in self.wakers {
-            waker.wake();
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                match panicked {
+                    None => panicked = Some(payload),
+                    Some(_) => drop_discarded(payload),
+                }
+            }
         }
         drop(released);
+        if let Some(payload) = panicked {
+            resume_unwind(payload);
+        }
     }
 }

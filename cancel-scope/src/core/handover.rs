@@ -16,6 +16,7 @@
 //! where the hand-over chain ends ([`panic_target`]), found iteratively.
 
 use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::cancel::{Direction, Walk, mark};
 use super::grace::{Abort, GraceState};
@@ -82,12 +83,15 @@ impl Core {
         let mut first = Deferred::default();
         // Only a scope newly cancelled by its drop walks down its links.
         let mut walk: Option<Walk> = None;
-        let (links, handed_over, panic) = {
+        let (links, handed_over, panic, errors) = {
             let mut st = self.lock();
             if st.phase == Phase::Open {
                 // A panic recorded before the drop (the body's, a task's that already ended):
-                // nobody reads this scope's outcome, so it goes to the scope it ran in.
+                // nobody reads this scope's outcome, so it goes to the scope it ran in. Its
+                // errors are dropped now (below), and so are later ones as they come
+                // (`record_task_error`): a panic in their destructors goes the same way.
                 let panic = st.failures.as_mut().and_then(|f| f.take_panic());
+                let errors = st.failures.as_mut().and_then(|f| f.take_errors());
                 first.notify_self = mark(self, &mut st, CancelReason::Dropped, &mut first);
                 st.phase = Phase::Dropped;
                 st.grace = GraceState::Over;
@@ -109,9 +113,9 @@ impl Core {
                 if handed_over {
                     st.handover.to = target.cloned();
                 }
-                (st.links.take(), handed_over, panic)
+                (st.links.take(), handed_over, panic, errors)
             } else {
-                (None, false, None)
+                (None, false, None, None)
             }
         };
         if let (Some(target), false) = (target, handed_over) {
@@ -123,12 +127,18 @@ impl Core {
         if let Some(links) = links {
             super::links::unlink(*links);
         }
+        // Recorded while the target still counts this hand-over, so before it can finish.
+        // Without a scope to wait for it, nobody can resume it: dropped.
+        let forward = |payload| match target {
+            Some(target) => target.record_panic(payload),
+            None => super::failures::drop_discarded(payload),
+        };
         if let Some(payload) = panic {
-            // Recorded while the target still counts this hand-over, so before it can finish.
-            // Without a scope to wait for it, nobody can resume it: dropped.
-            match target {
-                Some(target) => target.record_panic(payload),
-                None => super::failures::drop_discarded(payload),
+            forward(payload);
+        }
+        if let Some(errors) = errors {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(errors))) {
+                forward(payload);
             }
         }
         match walk {

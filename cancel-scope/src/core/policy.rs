@@ -14,7 +14,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::cancel::{Direction, Walk, cancel, mark};
-use super::{Core, Deferred};
+use super::{Core, Deferred, Phase};
 use crate::CancelReason;
 use crate::sync::Arc;
 
@@ -43,6 +43,16 @@ impl Core {
         name: Option<crate::member::names::TaskName>,
     ) {
         let mut st = self.lock();
+        if st.phase == Phase::Dropped {
+            // Nobody reads a dropped scope's outcome: the error is dropped here, outside the
+            // lock (user code), and a panic in its destructor goes where this scope's panics
+            // go (the scope its tasks were handed over to; see `handover`).
+            drop(st);
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(error))) {
+                self.record_panic(payload);
+            }
+            return;
+        }
         match st.policy {
             ErrorPolicy::FailFast => {
                 st.failures

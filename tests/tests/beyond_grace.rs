@@ -102,12 +102,24 @@ async fn no_grace_aborts_at_once() {
     let cleaned = Arc::new(AtomicBool::new(false));
     let scope = CancelScope::new();
     let tg = scope.group();
-    let (watcher, flag) = (tg.clone(), cleaned.clone());
+    let parked = Arc::new(AtomicBool::new(false));
+    let (watcher, flag, seen) = (tg.clone(), cleaned.clone(), parked.clone());
     tg.spawn(async move {
-        watcher.cancelled().await;
+        let mut cancelled = std::pin::pin!(watcher.cancelled());
+        std::future::poll_fn(|cx| {
+            let poll = cancelled.as_mut().poll(cx);
+            seen.store(poll.is_pending(), Ordering::SeqCst);
+            poll
+        })
+        .await;
         flag.store(true, Ordering::SeqCst);
     });
-    tokio::task::yield_now().await; // let the task park on `cancelled()`
+    // Cancelled only once the task is parked on `cancelled()`: on a multi-thread runtime a
+    // cancel while a worker still runs its first poll lets that poll see the cancel and end
+    // the task on its own, which no abort can prevent (a task is never stopped mid-poll).
+    while !parked.load(Ordering::SeqCst) {
+        tokio::task::yield_now().await;
+    }
     tg.cancel();
     let out = scope.run(async { Ok(()) }).await.unwrap();
     assert!(out.is_cancelled());

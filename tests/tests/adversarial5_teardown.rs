@@ -661,14 +661,16 @@ async fn dropped_scope_error_destructor_panic_reaches_enclosing_scope() {
         let m = CancelScope::new();
         let mtg = m.group();
         let failed = mtg.cancelled();
-        mtg.spawn(async { Err::<(), BoxError>(Box::new(BombError(7))) });
         let tg2 = mtg.clone();
         let g = g2.guard();
+        // Spawned first: on two workers the failing task may cancel the group before a later
+        // spawn, which a cancelled group refuses.
         mtg.spawn_shielded(async move {
             let _g = g;
             tg2.cancelled().await;
             std::future::pending::<()>().await;
         });
+        mtg.spawn(async { Err::<(), BoxError>(Box::new(BombError(7))) });
         drop(mtg);
         tokio::select! {
             _ = m.run(pending_body()) => panic!("the scope ended with a shielded task pending"),

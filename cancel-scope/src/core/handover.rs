@@ -18,7 +18,8 @@
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::cancel::{Direction, Walk, mark};
+use super::cancel::{Direction, Walk, cancel, mark};
+use super::few::Few;
 use super::grace::{Abort, GraceState};
 use super::{AbortRequest, Core, Deferred, Phase};
 use crate::CancelReason;
@@ -83,6 +84,7 @@ impl Core {
         let mut first = Deferred::default();
         // Only a scope newly cancelled by its drop walks down its links.
         let mut walk: Option<Walk> = None;
+        let mut children = Few::default();
         let (links, handed_over, panic, errors) = {
             let mut st = self.lock();
             if st.phase == Phase::Open {
@@ -102,11 +104,17 @@ impl Core {
                     limiter.wake_queued(&mut first.wakers);
                 }
                 if first.notify_self {
-                    // Newly cancelled: its cancel goes down the links. (Already cancelled, the
-                    // walk that cancelled it went down already.)
+                    // Newly cancelled: its cancel goes down the links.
                     let walk = walk.insert(Walk::default());
                     walk.visited.insert(self, Direction::Down);
                     walk.spread(&st, Direction::Down);
+                } else if let Some(links) = &st.links {
+                    // Already cancelled, by a walk that may still be on its way down (invariant
+                    // 4 of `cancel`: never trust another walk). Its linked children are marked
+                    // below before its tasks are aborted, so a child whose scope runs in one of
+                    // those tasks records `Parent`, not `Dropped`. One level is enough: each
+                    // child's own drop does the same for its children.
+                    children = links.children().collect();
                 }
                 let live = !st.tasks.is_empty() || st.handover.handed_in > 0;
                 let handed_over = live && target.is_some();
@@ -120,6 +128,10 @@ impl Core {
         };
         if let (Some(target), false) = (target, handed_over) {
             first.releases.push(target.clone());
+        }
+        for child in children {
+            // Returns at once for a child already cancelled.
+            cancel(&child, CancelReason::Parent);
         }
         if let Some(walk) = &mut walk {
             walk.run();

@@ -198,3 +198,35 @@ pub(crate) fn record_panic_at(
         at = next;
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::super::cancel::mark;
+    use super::super::links::link;
+    use super::super::{Core, Deferred};
+    use crate::CancelReason;
+
+    // Bug 20 (RELIABILITY.md): a walk that cancels `a` marks `a`, then `b`, then `c`, and
+    // requests the aborts last. Here it has marked `a` and `b` but not `c` yet when `b`'s
+    // scope is dropped: the drop must mark `c` (`Parent`) itself before it aborts `b`'s tasks
+    // (one of which may run `c`'s scope), not trust that walk to have got there.
+    #[test]
+    fn a_drop_marks_the_linked_children_a_walk_in_progress_has_not_reached() {
+        let (a, b, c) = (Core::new(), Core::new(), Core::new());
+        link(&b, &a);
+        link(&c, &b);
+        for (group, reason) in [(&a, CancelReason::Failed), (&b, CancelReason::Parent)] {
+            let mut out = Deferred::default();
+            let mut st = group.lock();
+            assert!(mark(group, &mut st, reason, &mut out));
+        }
+        assert_eq!(c.reason(), None);
+        b.drop_scope(None);
+        assert_eq!(c.reason(), Some(CancelReason::Parent));
+        assert_eq!(
+            b.reason(),
+            Some(CancelReason::Parent),
+            "the first cause stays"
+        );
+    }
+}

@@ -82,6 +82,19 @@ impl<T> Few<T> {
         self.extend(mem::take(other));
     }
 
+    /// Takes the items out, in order, keeping a `Vec`'s capacity for the next ones (a list
+    /// filled and emptied in a loop, like the abort batches, allocates once).
+    pub(crate) fn drain(&mut self) -> Drain<'_, T> {
+        if let Few::Many(items) = self {
+            return Drain::Many(items.drain(..));
+        }
+        let item = match mem::take(self) {
+            Few::One(item) => Some(item),
+            _ => None,
+        };
+        Drain::Inline(item.into_iter())
+    }
+
     /// The items, in order.
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, T> {
         match self {
@@ -104,6 +117,25 @@ impl<T> Extend<T> for Few<T> {
     fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
         for item in items {
             self.push(item);
+        }
+    }
+}
+
+/// The items taken out of a [`Few`] by [`Few::drain`], in order.
+pub(crate) enum Drain<'a, T> {
+    /// Zero or one item left.
+    Inline(std::option::IntoIter<T>),
+    /// The items of the `Vec`, which stays.
+    Many(std::vec::Drain<'a, T>),
+}
+
+impl<T> Iterator for Drain<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match self {
+            Drain::Inline(item) => item.next(),
+            Drain::Many(items) => items.next(),
         }
     }
 }
@@ -172,6 +204,21 @@ mod tests {
         few.push(4);
         assert_eq!(few.pop(), Some(4));
         assert_eq!(few.pop(), None);
+    }
+
+    #[test]
+    fn drain_takes_everything_in_order_and_keeps_the_capacity() {
+        let mut few = Few::default();
+        assert_eq!(few.drain().count(), 0);
+        few.push(1);
+        assert_eq!(few.drain().collect::<Vec<u32>>(), [1]);
+        assert!(matches!(few, Few::Empty));
+        few.extend([1, 2, 3]);
+        assert_eq!(few.drain().collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(few.is_empty());
+        assert!(matches!(&few, Few::Many(items) if items.capacity() >= 3));
+        few.push(4);
+        assert_eq!(few.iter().copied().collect::<Vec<_>>(), [4]);
     }
 
     #[test]

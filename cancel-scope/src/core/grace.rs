@@ -117,7 +117,7 @@ pub(crate) fn abort_reached(core: &super::Core, abort: Abort) -> usize {
             next_chunk < tasks.chunks()
         };
         reached += batch.len();
-        for handle in std::mem::take(&mut batch) {
+        for handle in batch.drain() {
             handle.abort();
         }
         if !more {

@@ -43,7 +43,7 @@ where
 {
     // Everything up to the first `.await` runs at the first poll.
     guard.enclosing = handover::current();
-    let core = &guard.core;
+    let core = guard.core();
     core.members.set_enclosing(guard.enclosing.as_ref());
     core.runtime.capture();
 
@@ -55,22 +55,23 @@ where
 
     let mut deadline_sleep = arm_deadline(core, timeout, deadline);
 
-    // The scope's own context, entered while the body is polled or a discarded value dropped.
-    let mut context = Some(core.clone());
+    #[cfg(feature = "tracing")]
+    let span = core.span.clone();
+    // The scope's own context is entered (`guard.enter`) while the body is polled or a
+    // discarded value dropped: `core` is borrowed again after each such step.
     let finished = poll_fn(|cx: &mut Context<'_>| {
         #[cfg(feature = "tracing")]
-        let _entered = core.span.enter();
+        let _entered = span.enter();
         loop {
             // The signals first: one that fired keeps the body from starting.
-            if !core.is_cancelled() {
-                signals.poll(core, cx);
+            if !guard.core().is_cancelled() {
+                signals.poll(guard.core(), cx);
             }
             // The body: polled until it ends or the group is cancelled.
-            if !core.is_cancelled() {
+            if !guard.core().is_cancelled() {
                 if let Some(fut) = body.as_mut().as_pin_mut() {
-                    let polled = handover::enter(&mut context, || {
-                        catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
-                    });
+                    let polled = guard.enter(|| catch_unwind(AssertUnwindSafe(|| fut.poll(cx))));
+                    let core = guard.core();
                     match polled {
                         Ok(Poll::Pending) => {}
                         Ok(Poll::Ready(result)) => {
@@ -90,10 +91,11 @@ where
                 }
             }
 
-            if core.is_cancelled() {
+            if guard.core().is_cancelled() {
                 if seen == CancelSeen::No {
                     seen = CancelSeen::Yes;
-                    act_on_cancel(core, &mut context, body.as_mut(), &mut value);
+                    act_on_cancel(&mut guard, body.as_mut(), &mut value);
+                    let core = guard.core();
                     signals.drop_all(core);
                     deadline_sleep = None;
                     // Decided at the cancel; a grace too long to represent never ends.
@@ -110,13 +112,14 @@ where
             } else if let Some(sleep) = &mut deadline_sleep {
                 if sleep.as_mut().poll(cx).is_ready() {
                     deadline_sleep = None;
-                    cancel(core, CancelReason::Deadline);
+                    cancel(guard.core(), CancelReason::Deadline);
                     continue;
                 }
             }
             if let Some(sleep) = &mut grace_sleep {
                 if sleep.as_mut().poll(cx).is_ready() {
                     grace_sleep = None;
+                    let core = guard.core();
                     let aborted = core.end_grace() + locals.stop(core);
                     #[cfg(feature = "tracing")]
                     crate::trace::grace_ended(core, aborted);
@@ -126,7 +129,7 @@ where
             }
 
             // The local tasks (none left once a cancel's grace is over).
-            locals.poll(core, &mut context, cx);
+            locals.poll(&mut guard, cx);
 
             let state = if body.is_some() {
                 Body::Alive
@@ -135,13 +138,13 @@ where
             } else {
                 Body::Done
             };
-            match core.poll_progress(state, seen, cx.waker()) {
+            match guard.core().poll_progress(state, seen, cx.waker()) {
                 Progress::Finished(finished) => return Poll::Ready(finished),
                 Progress::Waiting => return Poll::Pending,
                 // Cancelled since the last look: go round again to act on it.
                 Progress::Act => {}
                 // A supervised group failed: the value is discarded (rule 3), dropped now.
-                Progress::Discard => discard_value(core, &mut context, &mut value),
+                Progress::Discard => discard_value(&mut guard, &mut value),
             }
         }
     })
@@ -156,7 +159,6 @@ where
     // Finished: nothing for the guard to do. The group's `Core` is released right here.
     guard.armed = false;
     drop(guard);
-    drop(context);
     outcome::decide(finished, value)
 }
 
@@ -203,23 +205,18 @@ fn arm_deadline_at(
 /// The group was cancelled: the body is dropped at once (grace applies to tasks only), and a
 /// value the body returned is discarded now, while the scope can still take over what that
 /// value's destructors hand over (a nested scope it owns).
-fn act_on_cancel<T, F>(
-    core: &Arc<Core>,
-    context: &mut Option<Arc<Core>>,
-    body: Pin<&mut Option<F>>,
-    value: &mut Option<T>,
-) {
-    drop_body(body, core);
-    discard_value(core, context, value);
+fn act_on_cancel<T, F>(guard: &mut ScopeGuard, body: Pin<&mut Option<F>>, value: &mut Option<T>) {
+    drop_body(body, guard.core());
+    discard_value(guard, value);
 }
 
 /// Drops a value the outcome discards, in the scope's context, catching a panic in its
 /// destructor (a body panic).
-fn discard_value<T>(core: &Arc<Core>, context: &mut Option<Arc<Core>>, value: &mut Option<T>) {
+fn discard_value<T>(guard: &mut ScopeGuard, value: &mut Option<T>) {
     if let Some(value) = value.take() {
-        let dropped = handover::enter(context, || catch_unwind(AssertUnwindSafe(|| drop(value))));
+        let dropped = guard.enter(|| catch_unwind(AssertUnwindSafe(|| drop(value))));
         if let Err(payload) = dropped {
-            core.record_panic(payload);
+            guard.core().record_panic(payload);
         }
     }
 }

@@ -54,8 +54,14 @@ pub struct CancelScope<E = BoxError> {
 
 /// Cancels and aborts the group if the scope is dropped before it finished, and hands its live
 /// tasks over to the scope it ran in.
+///
+/// It owns the scope's reference to its group, and lends it to the thread-local current scope
+/// while the body (or a local task, or a discarded value's destructor) runs
+/// ([`enter`](Self::enter)): the `run` future keeps no second reference, so a scope costs no
+/// reference-count traffic for its context.
 pub(crate) struct ScopeGuard {
-    pub(crate) core: Arc<Core>,
+    /// The group; `None` only while [`enter`](Self::enter) lent it out.
+    slot: Option<Arc<Core>>,
     /// The scope whose body or task was running when `run` was first polled (before that, when
     /// the scope was created): the target of a hand-over.
     pub(crate) enclosing: Option<Arc<Core>>,
@@ -63,10 +69,35 @@ pub(crate) struct ScopeGuard {
     pub(crate) armed: bool,
 }
 
+impl ScopeGuard {
+    /// The scope's group.
+    ///
+    /// # Panics
+    ///
+    /// Only inside [`enter`](Self::enter)'s closure, which cannot reach the guard (it is
+    /// borrowed mutably for the call).
+    #[inline]
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        match &self.slot {
+            Some(core) => core,
+            None => unreachable!("the group is lent out only during `enter`"),
+        }
+    }
+
+    /// Runs `f` in the scope's context: the group is the thread's current scope meanwhile (see
+    /// [`handover::enter`]), and back in the guard afterwards, even if `f` panics.
+    #[inline]
+    pub(crate) fn enter<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        handover::enter(&mut self.slot, f)
+    }
+}
+
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
         if self.armed {
-            self.core.drop_scope(self.enclosing.as_ref());
+            if let Some(core) = &self.slot {
+                core.drop_scope(self.enclosing.as_ref());
+            }
         }
     }
 }
@@ -111,7 +142,7 @@ impl<E: Send + 'static> CancelScope<E> {
         }
         CancelScope {
             guard: ScopeGuard {
-                core,
+                slot: Some(core),
                 enclosing,
                 armed: true,
             },
@@ -151,7 +182,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn parent<E2>(self, parent: &TaskGroup<E2>) -> Self {
-        links::link(&self.guard.core, &parent.core);
+        links::link(self.guard.core(), &parent.core);
         self
     }
 
@@ -204,7 +235,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// ```
     pub fn deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
-        self.guard.core.members.set_deadline(Some(deadline));
+        self.guard.core().members.set_deadline(Some(deadline));
         self
     }
 
@@ -237,7 +268,7 @@ impl<E: Send + 'static> CancelScope<E> {
     /// # }
     /// ```
     pub fn grace(self, grace: Duration) -> Self {
-        self.guard.core.grace.set(grace);
+        self.guard.core().grace.set(grace);
         self
     }
 
@@ -274,7 +305,7 @@ impl<E: Send + 'static> CancelScope<E> {
             "CancelScope::limit: the limit must be at least 1, got 0"
         );
         assert!(
-            self.guard.core.set_limit(limit),
+            self.guard.core().set_limit(limit),
             "CancelScope::limit: tasks were already spawned into this group without a limit; \
              set the limit before the first spawn"
         );
@@ -285,8 +316,8 @@ impl<E: Send + 'static> CancelScope<E> {
     #[must_use]
     /// Tasks spawned before `run` start at once and are waited for by `run`.
     pub fn group(&self) -> TaskGroup<E> {
-        self.guard.core.runtime.capture();
-        TaskGroup::from_core(self.guard.core.clone())
+        self.guard.core().runtime.capture();
+        TaskGroup::from_core(self.guard.core().clone())
     }
 
     /// Runs `body` in the caller's task as the scope's body, and returns once the body is done
@@ -334,9 +365,9 @@ impl<E> fmt::Debug for CancelScope<E> {
         f.debug_struct("CancelScope")
             .field("timeout", &self.timeout)
             .field("deadline", &self.deadline)
-            .field("grace", &self.guard.core.grace.get())
-            .field("cancel_reason", &self.guard.core.reason())
-            .field("len", &self.guard.core.len())
+            .field("grace", &self.guard.core().grace.get())
+            .field("cancel_reason", &self.guard.core().reason())
+            .field("len", &self.guard.core().len())
             .field("signals", &self.signals.len())
             .finish()
     }

@@ -14,9 +14,9 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use super::local::{Binding, LocalKind, Locals};
 use crate::core::Core;
-use crate::core::handover;
 use crate::core::limit::Admission;
 use crate::core::limit::GateState;
+use crate::scope::ScopeGuard;
 use crate::task::Gate;
 
 /// The local tasks woken since the driver last looked, and the `run` future's waker.
@@ -102,7 +102,7 @@ impl Wake for TaskWake {
 /// What the scope's `run` loop does with its local tasks; `()` for a scope without any.
 pub(crate) trait LocalDriver {
     /// Polls the woken local tasks (in the scope's context).
-    fn poll(&mut self, core: &Arc<Core>, context: &mut Option<Arc<Core>>, cx: &mut Context<'_>);
+    fn poll(&mut self, context: &mut ScopeGuard, cx: &mut Context<'_>);
     /// Drops every local task (a cancel whose grace period is over).
     /// Returns how many there were.
     fn stop(&mut self, core: &Arc<Core>) -> usize;
@@ -111,7 +111,7 @@ pub(crate) trait LocalDriver {
 }
 
 impl LocalDriver for () {
-    fn poll(&mut self, _: &Arc<Core>, _: &mut Option<Arc<Core>>, _: &mut Context<'_>) {}
+    fn poll(&mut self, _: &mut ScopeGuard, _: &mut Context<'_>) {}
     fn stop(&mut self, _: &Arc<Core>) -> usize {
         0
     }
@@ -160,7 +160,8 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
 }
 
 impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
-    fn poll(&mut self, core: &Arc<Core>, context: &mut Option<Arc<Core>>, cx: &mut Context<'_>) {
+    fn poll(&mut self, context: &mut ScopeGuard, cx: &mut Context<'_>) {
+        let core = &self.core;
         for slot in self.locals.ready.take(cx.waker()) {
             let taken = {
                 let mut inner = self.locals.lock();
@@ -200,7 +201,7 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
                     continue;
                 }
             }
-            let polled = handover::enter(context, || {
+            let polled = context.enter(|| {
                 catch_unwind(AssertUnwindSafe(|| {
                     Pin::new(&mut future).poll(&mut task_cx)
                 }))
@@ -303,7 +304,7 @@ impl<E: Send + 'static> crate::CancelScope<E> {
         'a: 'r,
     {
         let (guard, timeout, deadline, signals) = self.into_parts();
-        let core = guard.core.clone();
+        let core = guard.core().clone();
         {
             let mut inner = locals.lock();
             assert!(

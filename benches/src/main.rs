@@ -1142,6 +1142,7 @@ fn run_unit(name: &str, n: usize, reps: usize) {
             "ours_race" => drop(rt.block_on(b::policies::ours_race(n, 1))),
             "joinset_race" => drop(rt.block_on(b::policies::joinset_race(n, 1))),
             other if other.starts_with("order_") => order_probe(&rt, other, n),
+            other if other.starts_with("arena_") => arena_probe(other, n),
             "cell_sizes" => cell_sizes(&rt),
             other => match sweep_unit(other) {
                 Some((who, size, Some(shape))) => drop(sw::spawn_join(&rt, who, size, shape, n)),
@@ -1315,4 +1316,58 @@ fn main() {
     let summary = run_all(&plan);
     eprintln!("total {:.1} s", t.elapsed().as_secs_f64());
     println!("{summary}");
+}
+
+/// `--unit arena_SHAPE_SIZE`: the alternating half of [`order_probe`], with each contender
+/// on a thread of its own, so that glibc's `malloc` serves each from an arena of its own
+/// (one per thread, up to eight per core): neither starts from the heap the other left. It
+/// shows how much of an in-process ratio is the allocator's state (see BENCHMARKS.md).
+fn arena_probe(name: &str, n: usize) {
+    use std::sync::mpsc;
+    use sw::Contender::{JoinSet, Ours};
+    let Some((_, size, shape)) = sweep_unit(&format!("sweep_{}_ours", &name["arena_".len()..]))
+    else {
+        panic!("arena_SHAPE_SIZE with SHAPE ready, yield or cancel, for example arena_yield_16")
+    };
+    // A contender's thread, with its own current-thread runtime: one burst per request.
+    let lane = |who: sw::Contender| {
+        let (go, request) = mpsc::channel::<()>();
+        let (done, reply) = mpsc::channel::<Duration>();
+        std::thread::spawn(move || {
+            let rt = b::current_thread();
+            while request.recv().is_ok() {
+                let took = match shape {
+                    Some(shape) => sw::spawn_join(&rt, who, size, shape, n),
+                    None => sw::cancel(&rt, who, size, n),
+                };
+                if done.send(took).is_err() {
+                    break;
+                }
+            }
+        });
+        move || {
+            go.send(()).expect("lane thread alive");
+            reply.recv().expect("lane thread alive")
+        }
+    };
+    let (ours, joinset) = (lane(Ours), lane(JoinSet));
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (mut o, mut j) = (Vec::new(), Vec::new());
+    for round in 0..21 {
+        if round % 2 == 0 {
+            o.push(ours());
+            j.push(joinset());
+        } else {
+            j.push(joinset());
+            o.push(ours());
+        }
+    }
+    let (o, j) = (median(o), median(j));
+    println!(
+        "{name} {n}: alternating, an arena each: ours {o:?} joinset {j:?} (ratio {:.3})",
+        o.as_secs_f64() / j.as_secs_f64()
+    );
 }

@@ -339,17 +339,47 @@ pub struct ChainTimes {
 
 type BoxFut = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
+/// Extra bytes each level's future of a chain carries, in [`chain_padded`]. A chain's cancel
+/// time follows where glibc's `malloc` puts each level's allocations, and so the size of each
+/// level's future: with the same runtime code, 0 to 64 extra bytes moved the 10k-deep figure
+/// between 0.9 and 2.8 us per level (see BENCHMARKS.md). The quick mode runs every one and
+/// gates on the worst.
+pub const CHAIN_PADS: [usize; 5] = [0, 16, 32, 48, 64];
+
 /// One level of a chain: a task running a scope linked (`.parent`) to the level above, whose
-/// body spawns the next level (or, at the leaf, hands its group to the root) and then waits.
-fn chain_level(parent: TaskGroup, left: usize, leaf: oneshot::Sender<TaskGroup>) -> BoxFut {
+/// body spawns the next level (or, at the leaf, hands its group to the root) and then waits;
+/// its future carries `pad` bytes more than the plain level (one of [`CHAIN_PADS`]).
+fn chain_level(
+    parent: TaskGroup,
+    left: usize,
+    leaf: oneshot::Sender<TaskGroup>,
+    pad: usize,
+) -> BoxFut {
+    match pad {
+        0 => padded_level::<0>(parent, left, leaf),
+        16 => padded_level::<2>(parent, left, leaf),
+        32 => padded_level::<4>(parent, left, leaf),
+        48 => padded_level::<6>(parent, left, leaf),
+        64 => padded_level::<8>(parent, left, leaf),
+        other => panic!("no chain level padded by {other} bytes; pads: {CHAIN_PADS:?}"),
+    }
+}
+
+/// [`chain_level`] with `W` words of padding held across the level's `.await`.
+fn padded_level<const W: usize>(
+    parent: TaskGroup,
+    left: usize,
+    leaf: oneshot::Sender<TaskGroup>,
+) -> BoxFut {
     Box::pin(async move {
+        let pad = [7_u64; W];
         let scope = CancelScope::new().parent(&parent);
         drop(parent);
         let tg = scope.group();
         let _ = scope
             .run(async move {
                 if left > 1 {
-                    drop(tg.spawn(chain_level(tg.clone(), left - 1, leaf)));
+                    drop(tg.spawn(chain_level(tg.clone(), left - 1, leaf, W * 8)));
                 } else {
                     let _ = leaf.send(tg.clone());
                 }
@@ -357,12 +387,19 @@ fn chain_level(parent: TaskGroup, left: usize, leaf: oneshot::Sender<TaskGroup>)
                 Ok(())
             })
             .await;
+        black_box(&pad);
     })
 }
 
-/// A chain of `depth` tasks below a root scope, each running a scope linked to the one above;
-/// once the leaf runs, cancel `end` and time until the root scope returns.
+/// [`chain_padded`] with no padding.
 pub async fn chain(depth: usize, end: ChainEnd) -> ChainTimes {
+    chain_padded(depth, end, 0).await
+}
+
+/// A chain of `depth` tasks below a root scope, each running a scope linked to the one above
+/// and each level's future `pad` bytes larger (one of [`CHAIN_PADS`]); once the leaf runs,
+/// cancel `end` and time until the root scope returns.
+pub async fn chain_padded(depth: usize, end: ChainEnd, pad: usize) -> ChainTimes {
     let (tx, rx) = oneshot::channel();
     let scope = CancelScope::new();
     let tg = scope.group();
@@ -370,7 +407,7 @@ pub async fn chain(depth: usize, end: ChainEnd) -> ChainTimes {
     let mut marks = None;
     let out = scope
         .run(async {
-            drop(tg.spawn(chain_level(tg.clone(), depth, tx)));
+            drop(tg.spawn(chain_level(tg.clone(), depth, tx, pad)));
             let leaf = rx.await.expect("the leaf runs");
             let t0 = Instant::now();
             marks = Some((t0 - start, t0));

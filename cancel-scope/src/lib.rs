@@ -102,7 +102,10 @@
 //! group (reason [`Dropped`](CancelReason::Dropped)), requests the abort of every task (shielded
 //! ones too) without blocking, and hands the tasks still alive to the scope it ran in (found when
 //! its `run` was first polled; for a scope dropped before that, the scope it was created in),
-//! which waits for them. A panic in such a task (say, while it is dropped) is resumed by that
+//! which waits for them. A scope "runs in" another while that scope's body, one of its tasks or
+//! local tasks, or a value it discards is polled *or dropped*: a scope created by a destructor
+//! that a cancel runs is handed to the cancelled scope, which waits for its tasks too. A panic
+//! in such a task (say, while it is dropped) is resumed by that
 //! enclosing scope; errors of a scope dropped unfinished are dropped with it. A scope with no
 //! enclosing scope (created and run outside any scope) aborts its tasks when dropped, and nobody
 //! waits for them.

@@ -2,9 +2,10 @@
 //! on the runtime; it returns once all of them are done, with the outcome the rules give.
 //!
 //! One loop drives everything, each step in one place: poll the body (in the scope's context,
-//! catching its panic); act once on a cancel (drop the body and a value the cancel discards,
-//! arm the grace timer decided at the cancel); fire the deadline; end the grace; then ask the
-//! group whether every task ended ([`Core::poll_progress`]).
+//! catching its panic, and drop it there once it ended); act once on a cancel (drop the body
+//! and a value the cancel discards, both in the scope's context, and arm the grace timer
+//! decided at the cancel); fire the deadline; end the grace; then ask the group whether every
+//! task ended ([`Core::poll_progress`]).
 
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -68,25 +69,18 @@ where
                 signals.poll(guard.core(), cx);
             }
             // The body: polled until it ends or the group is cancelled.
-            if !guard.core().is_cancelled() {
-                if let Some(fut) = body.as_mut().as_pin_mut() {
-                    let polled = guard.enter(|| catch_unwind(AssertUnwindSafe(|| fut.poll(cx))));
-                    let core = guard.core();
-                    match polled {
-                        Ok(Poll::Pending) => {}
-                        Ok(Poll::Ready(result)) => {
-                            drop_body(body.as_mut(), core);
-                            match result {
-                                Ok(v) => value = Some(v),
-                                Err(error) => core.record_error(error),
-                            }
-                        }
-                        Err(payload) => {
-                            // Recorded first: should dropping the body panic too, this one
-                            // stays the first panic.
-                            core.record_panic(payload);
-                            drop_body(body.as_mut(), core);
-                        }
+            if !guard.core().is_cancelled() && body.is_some() {
+                match guard.enter(|| poll_body(body.as_mut(), cx)) {
+                    BodyPoll::Pending => {}
+                    BodyPoll::Ended(result, dropped) => {
+                        record_body(guard.core(), result, dropped, &mut value);
+                    }
+                    BodyPoll::Panicked(payload) => {
+                        // Recorded before the body is dropped: should dropping it panic too,
+                        // this one stays the first panic, and scopes linked to the group see
+                        // it cancelled (`Failed`) before they are dropped.
+                        guard.core().record_panic(payload);
+                        drop_body(body.as_mut(), &mut guard);
                     }
                 }
             }
@@ -104,7 +98,7 @@ where
                             grace_sleep = Some(Box::pin(tokio::time::sleep_until(end)));
                         }
                         GraceState::Over => {
-                            locals.stop(core);
+                            locals.stop(&mut guard);
                         }
                         _ => {}
                     }
@@ -119,10 +113,9 @@ where
             if let Some(sleep) = &mut grace_sleep {
                 if sleep.as_mut().poll(cx).is_ready() {
                     grace_sleep = None;
-                    let core = guard.core();
-                    let aborted = core.end_grace() + locals.stop(core);
+                    let aborted = guard.core().end_grace() + locals.stop(&mut guard);
                     #[cfg(feature = "tracing")]
-                    crate::trace::grace_ended(core, aborted);
+                    crate::trace::grace_ended(guard.core(), aborted);
                     #[cfg(not(feature = "tracing"))]
                     let _ = aborted;
                 }
@@ -206,7 +199,7 @@ fn arm_deadline_at(
 /// value the body returned is discarded now, while the scope can still take over what that
 /// value's destructors hand over (a nested scope it owns).
 fn act_on_cancel<T, F>(guard: &mut ScopeGuard, body: Pin<&mut Option<F>>, value: &mut Option<T>) {
-    drop_body(body, guard.core());
+    drop_body(body, guard);
     discard_value(guard, value);
 }
 
@@ -221,12 +214,59 @@ fn discard_value<T>(guard: &mut ScopeGuard, value: &mut Option<T>) {
     }
 }
 
-/// Drops the body, catching a panic in its destructor: that counts as a body panic.
-fn drop_body<F>(mut body: Pin<&mut Option<F>>, core: &Arc<Core>) {
+/// What one poll of the body gave; a body that ended was dropped in the same poll, with the
+/// result of its destructor (`Err`: it panicked, a panic of the body).
+enum BodyPoll<O> {
+    Pending,
+    Ended(O, std::thread::Result<()>),
+    /// Not dropped yet: the panic is recorded first.
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+/// Polls the body (called in the scope's context, see [`ScopeGuard::enter`]); a body that
+/// ended is dropped right away, still in that context, so that a scope its destructor creates
+/// and drops unfinished is handed over to this one.
+fn poll_body<F: Future>(
+    mut body: Pin<&mut Option<F>>,
+    cx: &mut Context<'_>,
+) -> BodyPoll<F::Output> {
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        body.as_mut().as_pin_mut().map(|fut| fut.poll(cx))
+    }));
+    match polled {
+        Ok(None | Some(Poll::Pending)) => BodyPoll::Pending,
+        Ok(Some(Poll::Ready(output))) => {
+            let dropped = catch_unwind(AssertUnwindSafe(|| body.set(None)));
+            BodyPoll::Ended(output, dropped)
+        }
+        Err(payload) => BodyPoll::Panicked(payload),
+    }
+}
+
+/// Records what an ended body gave, its value or its error, after a panic of its destructor.
+fn record_body<T, E: Send + 'static>(
+    core: &Arc<Core>,
+    result: Result<T, E>,
+    dropped: std::thread::Result<()>,
+    value: &mut Option<T>,
+) {
+    if let Err(payload) = dropped {
+        core.record_panic(payload);
+    }
+    match result {
+        Ok(v) => *value = Some(v),
+        Err(error) => core.record_error(error),
+    }
+}
+
+/// Drops the body in the scope's context (like [`poll_body`]), catching a panic in its
+/// destructor: that counts as a body panic.
+fn drop_body<F>(mut body: Pin<&mut Option<F>>, guard: &mut ScopeGuard) {
     if body.is_none() {
         return;
     }
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| body.set(None))) {
-        core.record_panic(payload);
+    let dropped = guard.enter(|| catch_unwind(AssertUnwindSafe(|| body.set(None))));
+    if let Err(payload) = dropped {
+        guard.core().record_panic(payload);
     }
 }

@@ -125,7 +125,7 @@ pin_project_lite::pin_project! {
     impl<F, E, G: Gate, D: Delivery> PinnedDrop for TaskFuture<F, E, G, D> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            drop_future(this.future.as_mut(), this.core.as_ref());
+            drop_future(this.future.as_mut(), this.core);
             if let Some(core) = this.core.take() {
                 core.task_ended(*this.key, this.gate.admission());
             }
@@ -133,16 +133,21 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// Drops a task's future, catching a panic in its destructor: that counts as a task panic.
-fn drop_future<F>(future: Pin<&mut Option<F>>, core: Option<&Arc<Core>>) {
+/// Drops a task's future in its group's context (the group is the thread's current scope
+/// meanwhile, see [`handover::enter`]: a scope its destructor creates and drops unfinished is
+/// handed over to the group), catching a panic in its destructor: that counts as a task panic.
+fn drop_future<F>(mut future: Pin<&mut Option<F>>, core: &mut Option<Arc<Core>>) {
     if future.is_none() {
         return;
     }
-    let mut future = future;
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| future.set(None))) {
-        if let Some(core) = core {
-            core.record_panic(payload);
-        }
+    let mut release = move || catch_unwind(AssertUnwindSafe(|| future.set(None)));
+    let dropped = if core.is_some() {
+        handover::enter(core, release)
+    } else {
+        release()
+    };
+    if let (Err(payload), Some(core)) = (dropped, core.as_ref()) {
+        core.record_panic(payload);
     }
 }
 
@@ -178,8 +183,7 @@ where
             GateState::Admitted => {}
             GateState::Waiting => return Poll::Pending,
             GateState::Dropped => {
-                let core = core.clone();
-                drop_future(this.future.as_mut(), Some(&core));
+                drop_future(this.future.as_mut(), this.core);
                 return Poll::Ready(Err(Ended::NotStarted));
             }
         }
@@ -193,7 +197,6 @@ where
                 Poll::Ready(output) => Poll::Ready(deliver(output.into_result(), delivery)),
             }))
         });
-        let core = this.core.as_ref();
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
@@ -204,8 +207,8 @@ where
                 } else {
                     None
                 };
-                drop_future(this.future.as_mut(), core);
-                match (output, core) {
+                drop_future(this.future.as_mut(), this.core);
+                match (output, this.core.as_ref()) {
                     (Ok(Some(value)), _) => Poll::Ready(Ok(value)),
                     (Ok(None), _) => Poll::Ready(Err(Ended::Detached)),
                     (Err(error), Some(core)) => {
@@ -218,10 +221,10 @@ where
             Err(payload) => {
                 // Recorded before the future is dropped: should its destructor panic too, the
                 // poll's panic stays the first.
-                if let Some(core) = core {
+                if let Some(core) = this.core.as_ref() {
                     core.record_panic(payload);
                 }
-                drop_future(this.future.as_mut(), core);
+                drop_future(this.future.as_mut(), this.core);
                 Poll::Ready(Err(Ended::Panicked))
             }
         }

@@ -22,14 +22,16 @@
 //! Every test runs on both runtimes, on a fresh runtime in a thread of its own under a watchdog
 //! that turns a hang into a failure.
 //!
-//! Found by this suite (not caused by either change: they fail the same way on 147817e):
-//! a destructor that runs when a cancel drops the body, a task or a local task is not run in
-//! the scope's context (only a discarded value's destructor is), so a scope it creates and
-//! drops unfinished finds no enclosing scope (`deadline()` is `None`) and its tasks are
-//! aborted with nobody waiting: the cancelled scope returns before their destructors ran
+//! Found by this suite (not caused by either change: they failed the same way on 147817e), and
+//! fixed: a destructor that runs when a cancel drops the body, a task or a local task was not
+//! run in the scope's context (only a discarded value's destructor was), so a scope it creates
+//! and drops unfinished found no enclosing scope (`deadline()` was `None`) and its tasks were
+//! aborted with nobody waiting: the cancelled scope returned before their destructors ran
 //! (`body_dropped_on_cancel_destructor_makes_scope`,
 //! `task_dropped_on_cancel_destructor_makes_scope`,
-//! `local_task_dropped_on_cancel_destructor_makes_scope`).
+//! `local_task_dropped_on_cancel_destructor_makes_scope`). Now the body, a task's future and a
+//! local task are dropped in their scope's context, wherever they are dropped from.
+
 #![allow(clippy::all, clippy::pedantic, clippy::nursery)] // adversarial tests: clarity over lint style
 
 use std::any::Any;

@@ -5,8 +5,9 @@
 //! timeout, an aborted task): its `Drop` cannot wait, so it cancels its group, requests the
 //! abort of every task (shielded ones too), and *hands over* the tasks still alive to the scope
 //! it ran in, which waits for them before it returns. That scope is the innermost one whose
-//! body or task was being polled when `run` was first polled (for a scope never run, when it
-//! was created): the thread-local [`current`] scope.
+//! body or task (or local task, or discarded value) was being polled or dropped when `run` was
+//! first polled (for a scope never run, when it was created): the thread-local [`current`]
+//! scope.
 //!
 //! A dropped scope counts as one hand-over in its target (`handed_in`) until its last task
 //! ended; then it releases the target (in [`Deferred::run`](super::Deferred::run), iteratively,

@@ -105,14 +105,14 @@ pub(crate) trait LocalDriver {
     fn poll(&mut self, context: &mut ScopeGuard, cx: &mut Context<'_>);
     /// Drops every local task (a cancel whose grace period is over).
     /// Returns how many there were.
-    fn stop(&mut self, core: &Arc<Core>) -> usize;
+    fn stop(&mut self, context: &mut ScopeGuard) -> usize;
     /// The scope finished: refuse spawns from now on.
     fn close(&mut self);
 }
 
 impl LocalDriver for () {
     fn poll(&mut self, _: &mut ScopeGuard, _: &mut Context<'_>) {}
-    fn stop(&mut self, _: &Arc<Core>) -> usize {
+    fn stop(&mut self, _: &mut ScopeGuard) -> usize {
         0
     }
     fn close(&mut self) {}
@@ -126,11 +126,24 @@ pub(crate) struct Driver<'r, 'a, E, K: LocalKind<'a>> {
 }
 
 impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
-    /// Drops the future of `slot` (taken out of its `Locals`), catching a panic in its
-    /// destructor (a panic of the task), then removes the slot and the registry entry.
-    fn finish(&self, slot: usize, future: Option<K::Boxed>, core: &Arc<Core>) {
+    /// Drops the future of `slot` (taken out of its `Locals`), in the scope's context when
+    /// `context` is given (so that a scope its destructor creates and drops unfinished is
+    /// handed over to this one), catching a panic in its destructor (a panic of the task), then
+    /// removes the slot and the registry entry.
+    fn finish(
+        &self,
+        slot: usize,
+        future: Option<K::Boxed>,
+        core: &Arc<Core>,
+        context: Option<&mut ScopeGuard>,
+    ) {
         if let Some(future) = future {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(future))) {
+            let release = || catch_unwind(AssertUnwindSafe(|| drop(future)));
+            let dropped = match context {
+                Some(guard) => guard.enter(release),
+                None => release(),
+            };
+            if let Err(payload) = dropped {
                 core.record_panic(payload);
             }
         }
@@ -141,7 +154,8 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
         }
     }
 
-    fn drop_all(&mut self, core: &Arc<Core>) -> usize {
+    /// Drops every local task (see [`finish`](Self::finish)); returns how many there were.
+    fn drop_all(&mut self, core: &Arc<Core>, mut context: Option<&mut ScopeGuard>) -> usize {
         let mut dropped = 0;
         loop {
             let next = self
@@ -152,7 +166,7 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
                 .next()
                 .map(|(i, s)| (i, s.future.take()));
             let Some((slot, future)) = next else { break };
-            self.finish(slot, future, core);
+            self.finish(slot, future, core, context.as_deref_mut());
             dropped += 1;
         }
         dropped
@@ -182,7 +196,7 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
             };
             if aborted {
                 // `LocalHandle::abort`: dropped at its `Pending`, neither a failure nor a cancel.
-                self.finish(slot, Some(future), core);
+                self.finish(slot, Some(future), core, Some(&mut *context));
                 continue;
             }
             #[cfg(feature = "tracing")]
@@ -197,7 +211,7 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
                     continue;
                 }
                 GateState::Dropped => {
-                    self.finish(slot, Some(future), core);
+                    self.finish(slot, Some(future), core, Some(&mut *context));
                     continue;
                 }
             }
@@ -208,18 +222,21 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
             });
             match polled {
                 Ok(Poll::Pending) => self.put_back(slot, future, admission),
-                Ok(Poll::Ready(())) => self.finish_admitted(slot, future, admission, core),
+                Ok(Poll::Ready(())) => {
+                    self.finish_admitted(slot, future, admission, core, context);
+                }
                 Err(payload) => {
                     // Recorded first: should the destructor panic too, this one stays first.
                     core.record_panic(payload);
-                    self.finish_admitted(slot, future, admission, core);
+                    self.finish_admitted(slot, future, admission, core, context);
                 }
             }
         }
     }
 
-    fn stop(&mut self, core: &Arc<Core>) -> usize {
-        self.drop_all(core)
+    fn stop(&mut self, context: &mut ScopeGuard) -> usize {
+        let core = self.core.clone();
+        self.drop_all(&core, Some(context))
     }
 
     fn close(&mut self) {
@@ -242,18 +259,20 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
         future: K::Boxed,
         admission: Admission,
         core: &Arc<Core>,
+        context: &mut ScopeGuard,
     ) {
         if let Some(s) = self.locals.lock().slots.get_mut(slot) {
             s.admission = admission;
         }
-        self.finish(slot, Some(future), core);
+        self.finish(slot, Some(future), core, Some(context));
     }
 }
 
 impl<'a, E, K: LocalKind<'a>> Drop for Driver<'_, 'a, E, K> {
     fn drop(&mut self) {
+        // The scope was dropped unfinished (its guard first): no context to lend.
         let core = self.core.clone();
-        self.drop_all(&core);
+        self.drop_all(&core, None);
         self.close();
     }
 }

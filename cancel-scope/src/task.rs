@@ -187,28 +187,46 @@ where
                 return Poll::Ready(Err(Ended::NotStarted));
             }
         }
-        let Some(future) = this.future.as_mut().as_pin_mut() else {
+        if this.future.is_none() {
             return Poll::Ready(Err(Ended::NotStarted));
-        };
+        }
         let delivery = &*this.delivery;
+        let mut future = this.future.as_mut();
+        // Polled in the group's context; a future that completed is dropped right there, in
+        // the same context (see `drop_future`), with its output delivered first.
         let polled = handover::enter(this.core, || {
-            catch_unwind(AssertUnwindSafe(|| match future.poll(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(output) => Poll::Ready(deliver(output.into_result(), delivery)),
-            }))
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                match future.as_mut().as_pin_mut().map(|f| f.poll(cx)) {
+                    None | Some(Poll::Pending) => Poll::Pending,
+                    Some(Poll::Ready(output)) => {
+                        Poll::Ready(deliver(output.into_result(), delivery))
+                    }
+                }
+            }));
+            match polled {
+                Ok(Poll::Ready(output)) => {
+                    // Taken before the future's destructor runs: a named task's name, left
+                    // by its `Err` output in this same poll.
+                    let name = if output.is_err() {
+                        crate::member::names::take_pending()
+                    } else {
+                        None
+                    };
+                    let dropped = catch_unwind(AssertUnwindSafe(|| future.set(None)));
+                    Ok(Poll::Ready((output, name, dropped)))
+                }
+                Ok(Poll::Pending) => Ok(Poll::Pending),
+                Err(payload) => Err(payload),
+            }
         });
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => {
-                // Taken before the future's destructor runs: a named task's name, left by
-                // its `Err` output in this same poll.
-                let name = if output.is_err() {
-                    crate::member::names::take_pending()
-                } else {
-                    None
-                };
-                drop_future(this.future.as_mut(), this.core);
-                match (output, this.core.as_ref()) {
+            Ok(Poll::Ready((output, name, dropped))) => {
+                let core = this.core.as_ref();
+                if let (Err(payload), Some(core)) = (dropped, core) {
+                    core.record_panic(payload);
+                }
+                match (output, core) {
                     (Ok(Some(value)), _) => Poll::Ready(Ok(value)),
                     (Ok(None), _) => Poll::Ready(Err(Ended::Detached)),
                     (Err(error), Some(core)) => {

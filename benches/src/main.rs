@@ -1217,30 +1217,39 @@ fn order_probe(rt: &Runtime, name: &str, n: usize) {
         Some(shape) => sw::spawn_join(rt, who, size, shape, n),
         None => sw::cancel(rt, who, size, n),
     };
-    let median = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
-    let (mut alt_ours, mut alt_joinset) = (Vec::new(), Vec::new());
-    for round in 0..21 {
-        if round % 2 == 0 {
-            alt_ours.push(run(Ours));
-            alt_joinset.push(run(JoinSet));
-        } else {
-            alt_joinset.push(run(JoinSet));
-            alt_ours.push(run(Ours));
-        }
-    }
-    let alone_ours = (0..21).map(|_| run(Ours)).collect();
-    let alone_joinset = (0..21).map(|_| run(JoinSet)).collect();
-    let (ao, aj) = (median(alt_ours), median(alt_joinset));
-    let (so, sj) = (median(alone_ours), median(alone_joinset));
+    let (ao, aj) = alternating(|| run(Ours), || run(JoinSet));
+    let so = median_of((0..21).map(|_| run(Ours)).collect());
+    let sj = median_of((0..21).map(|_| run(JoinSet)).collect());
     println!(
         "{name} {n}: alternating ours {ao:?} joinset {aj:?} (ratio {:.3}); alone ours {so:?} \
          joinset {sj:?} (ratio {:.3})",
         ao.as_secs_f64() / aj.as_secs_f64(),
         so.as_secs_f64() / sj.as_secs_f64()
     );
+}
+
+/// 21 rounds of `ours` and `joinset`, which goes first alternating: the median of each.
+fn alternating(
+    mut ours: impl FnMut() -> Duration,
+    mut joinset: impl FnMut() -> Duration,
+) -> (Duration, Duration) {
+    let (mut o, mut j) = (Vec::new(), Vec::new());
+    for round in 0..21 {
+        if round % 2 == 0 {
+            o.push(ours());
+            j.push(joinset());
+        } else {
+            j.push(joinset());
+            o.push(ours());
+        }
+    }
+    (median_of(o), median_of(j))
+}
+
+/// The median of `v`.
+fn median_of(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
 }
 
 /// A sweep point as a unit name: `sweep_SHAPE_SIZE_CONTENDER`, for example `sweep_yield_16_ours`
@@ -1374,21 +1383,7 @@ fn arena_probe(name: &str, n: usize) {
         }
     };
     let (ours, joinset) = (lane(Ours), lane(JoinSet));
-    let median = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
-    let (mut o, mut j) = (Vec::new(), Vec::new());
-    for round in 0..21 {
-        if round % 2 == 0 {
-            o.push(ours());
-            j.push(joinset());
-        } else {
-            j.push(joinset());
-            o.push(ours());
-        }
-    }
-    let (o, j) = (median(o), median(j));
+    let (o, j) = alternating(ours, joinset);
     println!(
         "{name} {n}: alternating, an arena each: ours {o:?} joinset {j:?} (ratio {:.3})",
         o.as_secs_f64() / j.as_secs_f64()

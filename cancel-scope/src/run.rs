@@ -58,8 +58,8 @@ where
 
     #[cfg(feature = "tracing")]
     let span = core.span.clone();
-    // The scope's own context is entered (`guard.enter`) while the body is polled or a
-    // discarded value dropped: `core` is borrowed again after each such step.
+    // The scope's own context is entered (`guard.enter`) while the body, a local task or a
+    // discarded value is polled or dropped: `core` is borrowed again after each such step.
     let finished = poll_fn(|cx: &mut Context<'_>| {
         #[cfg(feature = "tracing")]
         let _entered = span.enter();

@@ -196,6 +196,7 @@ where
         // the same context (see `drop_future`), with its output delivered first.
         let polled = handover::enter(this.core, || {
             let polled = catch_unwind(AssertUnwindSafe(|| {
+                // `None` cannot happen (checked above); it is treated as pending.
                 match future.as_mut().as_pin_mut().map(|f| f.poll(cx)) {
                     None | Some(Poll::Pending) => Poll::Pending,
                     Some(Poll::Ready(output)) => {

@@ -155,7 +155,7 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
     }
 
     /// Drops every local task (see [`finish`](Self::finish)); returns how many there were.
-    fn drop_all(&mut self, core: &Arc<Core>, mut context: Option<&mut ScopeGuard>) -> usize {
+    fn drop_all(&self, core: &Arc<Core>, mut context: Option<&mut ScopeGuard>) -> usize {
         let mut dropped = 0;
         loop {
             let next = self
@@ -235,8 +235,7 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
     }
 
     fn stop(&mut self, context: &mut ScopeGuard) -> usize {
-        let core = self.core.clone();
-        self.drop_all(&core, Some(context))
+        self.drop_all(&self.core, Some(context))
     }
 
     fn close(&mut self) {
@@ -271,8 +270,7 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
 impl<'a, E, K: LocalKind<'a>> Drop for Driver<'_, 'a, E, K> {
     fn drop(&mut self) {
         // The scope was dropped unfinished (its guard first): no context to lend.
-        let core = self.core.clone();
-        self.drop_all(&core, None);
+        self.drop_all(&self.core, None);
         self.close();
     }
 }

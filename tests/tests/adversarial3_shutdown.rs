@@ -193,7 +193,12 @@ fn shut_down_tree(flavor_multi: bool, linked: bool, how: &'static str) {
         "background" => {
             rt.shutdown_background();
             let until = std::time::Instant::now() + Duration::from_secs(5);
-            while c.get() < 3 * (DEPTH + 1) || probe.dropped() < probe.created() {
+            // Every destructor must have run to its end: between two of its spawns (each
+            // refused and dropped at once), `dropped` equals `created` while it still runs.
+            while c.get() < 3 * (DEPTH + 1)
+                || probe.ran() < DEPTH + 1
+                || probe.dropped() < probe.created()
+            {
                 assert!(
                     std::time::Instant::now() < until,
                     "background shutdown never ended"

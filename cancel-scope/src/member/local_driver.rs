@@ -130,13 +130,8 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
     /// `context` is given (so that a scope its destructor creates and drops unfinished is
     /// handed over to this one), catching a panic in its destructor (a panic of the task), then
     /// removes the slot and the registry entry.
-    fn finish(
-        &self,
-        slot: usize,
-        future: Option<K::Boxed>,
-        core: &Arc<Core>,
-        context: Option<&mut ScopeGuard>,
-    ) {
+    fn finish(&self, slot: usize, future: Option<K::Boxed>, context: Option<&mut ScopeGuard>) {
+        let core = &self.core;
         if let Some(future) = future {
             let release = || catch_unwind(AssertUnwindSafe(|| drop(future)));
             let dropped = match context {
@@ -155,7 +150,7 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
     }
 
     /// Drops every local task (see [`finish`](Self::finish)); returns how many there were.
-    fn drop_all(&self, core: &Arc<Core>, mut context: Option<&mut ScopeGuard>) -> usize {
+    fn drop_all(&self, mut context: Option<&mut ScopeGuard>) -> usize {
         let mut dropped = 0;
         loop {
             let next = self
@@ -166,7 +161,7 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
                 .next()
                 .map(|(i, s)| (i, s.future.take()));
             let Some((slot, future)) = next else { break };
-            self.finish(slot, future, core, context.as_deref_mut());
+            self.finish(slot, future, context.as_deref_mut());
             dropped += 1;
         }
         dropped
@@ -196,7 +191,7 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
             };
             if aborted {
                 // `LocalHandle::abort`: dropped at its `Pending`, neither a failure nor a cancel.
-                self.finish(slot, Some(future), core, Some(&mut *context));
+                self.finish(slot, Some(future), Some(&mut *context));
                 continue;
             }
             #[cfg(feature = "tracing")]
@@ -211,7 +206,7 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
                     continue;
                 }
                 GateState::Dropped => {
-                    self.finish(slot, Some(future), core, Some(&mut *context));
+                    self.finish(slot, Some(future), Some(&mut *context));
                     continue;
                 }
             }
@@ -223,19 +218,19 @@ impl<'a, E, K: LocalKind<'a>> LocalDriver for Driver<'_, 'a, E, K> {
             match polled {
                 Ok(Poll::Pending) => self.put_back(slot, future, admission),
                 Ok(Poll::Ready(())) => {
-                    self.finish_admitted(slot, future, admission, core, context);
+                    self.finish_admitted(slot, future, admission, context);
                 }
                 Err(payload) => {
                     // Recorded first: should the destructor panic too, this one stays first.
                     core.record_panic(payload);
-                    self.finish_admitted(slot, future, admission, core, context);
+                    self.finish_admitted(slot, future, admission, context);
                 }
             }
         }
     }
 
     fn stop(&mut self, context: &mut ScopeGuard) -> usize {
-        self.drop_all(&self.core, Some(context))
+        self.drop_all(Some(context))
     }
 
     fn close(&mut self) {
@@ -257,20 +252,19 @@ impl<'a, E, K: LocalKind<'a>> Driver<'_, 'a, E, K> {
         slot: usize,
         future: K::Boxed,
         admission: Admission,
-        core: &Arc<Core>,
         context: &mut ScopeGuard,
     ) {
         if let Some(s) = self.locals.lock().slots.get_mut(slot) {
             s.admission = admission;
         }
-        self.finish(slot, Some(future), core, Some(context));
+        self.finish(slot, Some(future), Some(context));
     }
 }
 
 impl<'a, E, K: LocalKind<'a>> Drop for Driver<'_, 'a, E, K> {
     fn drop(&mut self) {
         // The scope was dropped unfinished (its guard first): no context to lend.
-        self.drop_all(&self.core, None);
+        self.drop_all(None);
         self.close();
     }
 }

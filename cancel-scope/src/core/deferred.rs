@@ -2,6 +2,7 @@
 //! code (a waker, a destructor) ever runs while a lock is held, so wake-ups, `cancelled()`
 //! notifications and the release of hand-over targets wait here until the caller unlocked.
 
+use std::mem;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::task::Waker;
 
@@ -39,7 +40,31 @@ pub(crate) enum AbortRequest {
 impl Deferred {
     /// Requests the aborts, releases hand-over targets (iteratively: a chain of any depth uses
     /// no stack), then fires every wake-up, with no lock held.
-    pub(crate) fn run(mut self, origin: &Core) {
+    ///
+    /// Most locks collect nothing (a task's registration, and its end while others are
+    /// left): that case returns at once, without walking the five lists to drop them.
+    #[inline]
+    pub(crate) fn run(self, origin: &Core) {
+        if self.is_idle() {
+            // Every list is `Empty` (no item, no allocation): nothing to drop.
+            mem::forget(self);
+            return;
+        }
+        self.run_collected(origin);
+    }
+
+    /// Whether nothing was collected.
+    fn is_idle(&self) -> bool {
+        !self.notify_self
+            && matches!(self.wakers, Few::Empty)
+            && matches!(self.notify, Few::Empty)
+            && matches!(self.releases, Few::Empty)
+            && matches!(self.aborts, Few::Empty)
+    }
+
+    /// [`run`](Deferred::run) once something was collected.
+    #[inline(never)]
+    fn run_collected(mut self, origin: &Core) {
         for request in std::mem::take(&mut self.aborts) {
             match request {
                 AbortRequest::Tasks(group, abort) => {

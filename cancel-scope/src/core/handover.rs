@@ -41,12 +41,18 @@ thread_local! {
 
 /// Runs `f` with `slot`'s group as the current scope, moving the `Arc` in and back out so a
 /// task's poll costs no reference-count traffic.
+///
+/// It wraps every poll of every task, so it and its restore are inlined into the caller: as
+/// calls, their prologues and epilogues cost about 100 instructions per yielding task
+/// (`valgrind --tool=callgrind`, see BENCHMARKS.md).
+#[inline(always)]
 pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R {
     struct Restore<'a> {
         slot: &'a mut Option<Arc<Core>>,
         prev: Option<Arc<Core>>,
     }
     impl Drop for Restore<'_> {
+        #[inline(always)]
         fn drop(&mut self) {
             let prev = self.prev.take();
             let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));

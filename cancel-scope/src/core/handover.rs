@@ -52,7 +52,7 @@ pub(crate) fn enter<R>(slot: &mut Option<Arc<Core>>, f: impl FnOnce() -> R) -> R
         prev: Option<Arc<Core>>,
     }
     impl Drop for Restore<'_> {
-        #[inline(always)]
+        #[inline]
         fn drop(&mut self) {
             let prev = self.prev.take();
             let _ = CURRENT.try_with(|c| *self.slot = c.replace(prev));

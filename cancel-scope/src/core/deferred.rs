@@ -147,14 +147,6 @@ mod tests {
     }
 
     #[test]
-    fn nothing_collected_does_nothing() {
-        let core = Core::new();
-        let out = Deferred::default();
-        assert!(out.is_idle());
-        out.run(&core);
-    }
-
-    #[test]
     fn every_collected_waker_is_woken_once() {
         let core = Core::new();
         let count = counter();
@@ -198,7 +190,8 @@ mod tests {
     }
 
     #[test]
-    fn notify_self_alone_is_not_idle() {
+    fn only_nothing_at_all_is_idle() {
+        assert!(Deferred::default().is_idle());
         let core: Arc<Core> = Core::new();
         let out = Deferred {
             notify_self: true,

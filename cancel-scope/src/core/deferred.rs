@@ -146,22 +146,30 @@ mod tests {
         std::sync::Arc::new(Counter::default())
     }
 
+    /// A hand-off that collected `n` wakers of `count`.
+    fn with_wakers(count: &std::sync::Arc<Counter>, n: usize) -> Deferred {
+        let mut out = Deferred::default();
+        for _ in 0..n {
+            out.wakers.push(count.clone().into());
+        }
+        out
+    }
+
+    fn woken(count: &Counter) -> usize {
+        count.0.load(Ordering::SeqCst)
+    }
+
     #[test]
     fn every_collected_waker_is_woken_once() {
         let core = Core::new();
         let count = counter();
-        let mut out = Deferred::default();
-        out.wakers.push(count.clone().into());
+        let out = with_wakers(&count, 1);
         assert!(!out.is_idle());
         out.run(&core);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(woken(&count), 1);
 
-        let mut out = Deferred::default();
-        for _ in 0..3 {
-            out.wakers.push(count.clone().into());
-        }
-        out.run(&core);
-        assert_eq!(count.0.load(Ordering::SeqCst), 4);
+        with_wakers(&count, 3).run(&core);
+        assert_eq!(woken(&count), 4);
         assert_eq!(
             std::sync::Arc::strong_count(&count),
             1,
@@ -174,9 +182,7 @@ mod tests {
         // `Few::Many` with no items still owns its `Vec`: it must be dropped, not forgotten.
         let core = Core::new();
         let count = counter();
-        let mut out = Deferred::default();
-        out.wakers.push(count.clone().into());
-        out.wakers.push(count.clone().into());
+        let mut out = with_wakers(&count, 2);
         assert!(matches!(out.wakers, Few::Many(_)));
         while out.wakers.pop().is_some() {}
         assert!(out.wakers.is_empty());
@@ -185,7 +191,7 @@ mod tests {
             "an emptied `Many` still holds its allocation"
         );
         out.run(&core);
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(woken(&count), 0);
         assert_eq!(std::sync::Arc::strong_count(&count), 1);
     }
 
